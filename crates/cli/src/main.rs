@@ -1,0 +1,278 @@
+//! `printscout`: the command-line face of the engine. This file owns argument
+//! parsing, credentials from the environment or a prompt, and output; all
+//! protocol work is in `printscout-engine`.
+//!
+//! Invariants: JSON output is exactly one object on stdout and logs go to
+//! stderr; secrets are read from the environment or a prompt, never from argv,
+//! and never printed; exit status 0 = read, 1 = the device could not be read,
+//! 2 = bad usage.
+
+mod human;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use printscout_engine::printer::read::{build_reading, collect};
+use printscout_engine::printer::{Reading, read_device};
+use printscout_engine::snmp::recording::{Recording, RecordingSession};
+use printscout_engine::snmp::transport::SnmpTransport;
+use printscout_engine::snmp::{AuthProto, Credential, PrivProto, SnmpOptions, Version};
+use printscout_engine::secret::Secret;
+
+/// PrintScout: finds and reads network printers.
+#[derive(Parser)]
+#[command(name = "printscout", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read one device over SNMP and show what it is and how it is doing.
+    Read(ReadArgs),
+}
+
+#[derive(Args)]
+struct ReadArgs {
+    /// HOST[:PORT] (IPv6 as [ADDR]:PORT). Port 161 when omitted.
+    target: Option<String>,
+    /// Community string; repeat to try several in order (default: public).
+    #[arg(long = "community", short = 'c')]
+    communities: Vec<String>,
+    /// SNMP version.
+    #[arg(long = "version", short = 'v', value_enum, default_value = "2c")]
+    snmp_version: VersionArg,
+    /// SNMPv3 user name (selects version 3).
+    #[arg(long)]
+    v3_user: Option<String>,
+    /// SNMPv3 authentication protocol.
+    #[arg(long, value_enum)]
+    auth_proto: Option<AuthArg>,
+    /// SNMPv3 privacy protocol.
+    #[arg(long, value_enum)]
+    priv_proto: Option<PrivArg>,
+    /// SNMPv3 context name (HP JetDirect: Jetdirect).
+    #[arg(long, default_value = "")]
+    context: String,
+    /// Environment variable holding the SNMPv3 authentication passphrase (else a prompt).
+    #[arg(long, default_value = "PRINTSCOUT_AUTH_PASS")]
+    auth_pass_env: String,
+    /// Environment variable holding the SNMPv3 privacy passphrase (else a prompt).
+    #[arg(long, default_value = "PRINTSCOUT_PRIV_PASS")]
+    priv_pass_env: String,
+    /// Time to wait for each answer (e.g. 2s, 500ms).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// Further attempts after the first.
+    #[arg(long, default_value_t = 1)]
+    retries: u32,
+    /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    json: bool,
+    /// Read from an .snmprec recording instead of the network (offline check).
+    #[arg(long, conflicts_with = "target")]
+    recording: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum VersionArg {
+    #[value(name = "1")]
+    V1,
+    #[value(name = "2c")]
+    V2c,
+    #[value(name = "3")]
+    V3,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AuthArg {
+    Md5,
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PrivArg {
+    Des,
+    Aes128,
+    Aes192,
+    Aes256,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PRINTSCOUT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("printscout: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Read(args) => read(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("printscout: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn read(args: ReadArgs) -> Result<ExitCode> {
+    let options = SnmpOptions {
+        timeout: args.timeout,
+        retries: args.retries,
+        ..SnmpOptions::default()
+    };
+    let reading = if let Some(path) = &args.recording {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let session = RecordingSession::new(Recording::parse(&text), Version::V2c);
+        let c = collect(&session, &options).await?;
+        let mut r = build_reading(&c.snapshot, c.vendor);
+        r.target = path.display().to_string();
+        r.stats.requests = c.stats.requests;
+        r
+    } else {
+        let Some(target) = args.target.as_deref() else {
+            bail!("give a HOST[:PORT] to read, or --recording FILE");
+        };
+        let addr = resolve(target).await?;
+        let credentials = credentials(&args)?;
+        let transport = SnmpTransport::new(0);
+        match read_device(&transport, addr, &credentials, &options).await {
+            Ok(r) => r,
+            Err(e) => {
+                if args.json {
+                    println!("{}", serde_json::json!({ "target": addr.to_string(), "error": e.to_string() }));
+                }
+                eprintln!("printscout: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    };
+    print_reading(&reading, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_reading(r: &Reading, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else {
+        print!("{}", human::summary(r));
+    }
+    Ok(())
+}
+
+async fn resolve(target: &str) -> Result<SocketAddr> {
+    let with_port = if target.parse::<SocketAddr>().is_ok() {
+        target.to_string()
+    } else if target.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{target}]:161")
+    } else if target.rsplit_once(':').is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok()) {
+        target.to_string()
+    } else {
+        format!("{target}:161")
+    };
+    let mut addrs = tokio::net::lookup_host(&with_port)
+        .await
+        .with_context(|| format!("cannot resolve '{target}'"))?;
+    addrs.next().with_context(|| format!("'{target}' has no address"))
+}
+
+fn credentials(a: &ReadArgs) -> Result<Vec<Credential>> {
+    let v3 = matches!(a.snmp_version, VersionArg::V3) || a.v3_user.is_some();
+    if v3 {
+        let Some(user) = a.v3_user.clone() else {
+            bail!("SNMPv3 needs --v3-user");
+        };
+        let auth = match a.auth_proto {
+            Some(p) => Some((auth_proto(p), passphrase(&a.auth_pass_env, "authentication")?)),
+            None => None,
+        };
+        let privacy = match a.priv_proto {
+            Some(p) if auth.is_some() => Some((priv_proto(p), passphrase(&a.priv_pass_env, "privacy")?)),
+            Some(_) => bail!("--priv-proto needs --auth-proto too"),
+            None => None,
+        };
+        return Ok(vec![Credential::V3 {
+            name: user.clone(),
+            user,
+            auth,
+            privacy,
+            context: a.context.clone(),
+        }]);
+    }
+    let version = match a.snmp_version {
+        VersionArg::V1 => Version::V1,
+        _ => Version::V2c,
+    };
+    let list = if a.communities.is_empty() { vec!["public".to_string()] } else { a.communities.clone() };
+    let n = list.len();
+    Ok(list
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let name = if c == "public" {
+                "public".to_string()
+            } else if n == 1 {
+                "community #1".to_string()
+            } else {
+                format!("community #{}", i + 1)
+            };
+            Credential::community(name, version, c)
+        })
+        .collect())
+}
+
+fn passphrase(env: &str, what: &str) -> Result<Secret> {
+    if let Ok(v) = std::env::var(env) {
+        if !v.is_empty() {
+            return Ok(Secret::new(v));
+        }
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        bail!("the SNMPv3 {what} passphrase is not set: put it in the environment variable {env}");
+    }
+    let v = rpassword::prompt_password(format!("SNMPv3 {what} passphrase: ")).context("cannot read the passphrase")?;
+    Ok(Secret::new(v))
+}
+
+fn auth_proto(a: AuthArg) -> AuthProto {
+    match a {
+        AuthArg::Md5 => AuthProto::Md5,
+        AuthArg::Sha1 => AuthProto::Sha1,
+        AuthArg::Sha224 => AuthProto::Sha224,
+        AuthArg::Sha256 => AuthProto::Sha256,
+        AuthArg::Sha384 => AuthProto::Sha384,
+        AuthArg::Sha512 => AuthProto::Sha512,
+    }
+}
+
+fn priv_proto(p: PrivArg) -> PrivProto {
+    match p {
+        PrivArg::Des => PrivProto::Des,
+        PrivArg::Aes128 => PrivProto::Aes128,
+        PrivArg::Aes192 => PrivProto::Aes192,
+        PrivArg::Aes256 => PrivProto::Aes256,
+    }
+}

@@ -1,0 +1,381 @@
+//! Reading one device: which credential answers, what to fetch in which round,
+//! and turning the fetched values into a [`Reading`].
+//!
+//! Rounds: (1) the system group, Host-Resources device and printer tables and
+//! every Printer-MIB table, as one multi-column GETBULK (plus continuations for
+//! long tables); (2) the maker's own OIDs, once the maker is known; (3) only
+//! when the maker keeps its Printer-MIB in another SNMP context (HP
+//! `Jetdirect`) and the default context had none, the same tables there.
+//! [`build_reading`] is a pure function of the fetched values, so every rule
+//! can be tested from a recording without a network.
+//!
+//! Invariants: with several credentials they are tried at once and the first
+//! in the user's order that answers wins, so a dead host costs one timeout ×
+//! (retries + 1), not one per credential; an authentication failure is never
+//! reported as success; a device that answers but says nothing useful yields a
+//! reading whose notes say so.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+
+use super::classify::classify;
+use super::model::Reading;
+use super::names::{error_is_blocking, error_words};
+use super::oids::*;
+use super::snapshot::Snapshot;
+use super::standard;
+use super::vendors::{self, VendorModule};
+use crate::snmp::transport::{SnmpTransport, UdpSession};
+use crate::snmp::walk::{FetchPlan, FetchStats, fetch};
+use crate::snmp::{Credential, Oid, SnmpError, SnmpOptions, SnmpSession};
+
+/// Why a device could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Nothing answered with any credential.
+    #[error(
+        "no answer from {target} within {waited:?} (credentials tried: {tried}); check the address, that SNMP is enabled on the device, and the community or user"
+    )]
+    NoAnswer {
+        /// Who was asked.
+        target: SocketAddr,
+        /// Time waited.
+        waited: std::time::Duration,
+        /// Credential names tried, in order.
+        tried: String,
+    },
+    /// The agent rejected the credential (SNMPv3 Report or failed verification).
+    #[error("{target}: authentication failed with credential '{credential}': {reason}")]
+    Auth {
+        /// Who was asked.
+        target: SocketAddr,
+        /// Credential name.
+        credential: String,
+        /// What the agent said, in words.
+        reason: String,
+    },
+    /// Any other SNMP failure before anything was read.
+    #[error("{target}: {source}")]
+    Snmp {
+        /// Who was asked.
+        target: SocketAddr,
+        /// The failure.
+        source: SnmpError,
+    },
+    /// No credential was given.
+    #[error("no credentials to try")]
+    NoCredentials,
+}
+
+/// The first round: what every device is asked.
+pub fn first_round_plan() -> FetchPlan {
+    let col = |base: &str, cols: &[u32]| -> Vec<Oid> { cols.iter().map(|c| Oid::lit(base).child(&[*c])).collect() };
+    let mut subtrees: Vec<Oid> = [
+        IF_PHYS_ADDRESS,
+        HR_DEVICE_TYPE,
+        HR_DEVICE_DESCR,
+        HR_DEVICE_STATUS,
+        HR_PRINTER_STATUS,
+        HR_PRINTER_ERROR_STATE,
+        PRT_GENERAL_PRINTER_NAME,
+        PRT_GENERAL_SERIAL,
+        PRT_COLORANT_VALUE,
+        PRT_CONSOLE_TEXT,
+    ]
+    .iter()
+    .map(|s| Oid::lit(s))
+    .collect();
+    subtrees.extend(printer_mib_columns());
+    let mut scalars: Vec<Oid> = [SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, SYS_CONTACT, SYS_NAME, SYS_LOCATION]
+        .iter()
+        .map(|s| Oid::lit(s))
+        .collect();
+    scalars.extend(vendors::probe_oids());
+    let _ = col;
+    FetchPlan {
+        scalars,
+        subtrees,
+        first_rows: vec![Oid::lit(ENT_PHYSICAL_SERIAL)],
+    }
+}
+
+/// Printer-MIB table columns (inputs, markers, supplies, alerts).
+fn printer_mib_columns() -> Vec<Oid> {
+    let mut v = Vec::new();
+    for (base, cols) in [
+        (PRT_INPUT, PRT_INPUT_COLUMNS),
+        (PRT_MARKER, PRT_MARKER_COLUMNS),
+        (PRT_SUPPLIES, PRT_SUPPLIES_COLUMNS),
+        (PRT_ALERT, PRT_ALERT_COLUMNS),
+    ] {
+        v.extend(cols.iter().map(|c| Oid::lit(base).child(&[*c])));
+    }
+    v
+}
+
+/// Everything fetched from a device, before interpretation.
+pub struct Collected {
+    /// The values.
+    pub snapshot: Snapshot,
+    /// Request figures.
+    pub stats: FetchStats,
+    /// Problems met after the first answer (the reading is partial).
+    pub notes: Vec<String>,
+    /// The maker module that was used for the vendor round.
+    pub vendor: Option<&'static VendorModule>,
+}
+
+/// Runs rounds 1 and 2 on `session`. Fails only when round 1 got no answer.
+pub async fn collect<S: SnmpSession>(session: &S, options: &SnmpOptions) -> Result<Collected, SnmpError> {
+    let mut snapshot = Snapshot::default();
+    let mut notes = Vec::new();
+    let mut stats = match fetch(session, &first_round_plan(), options, snapshot.values_mut()).await {
+        Ok(s) => s,
+        Err(e) if snapshot.is_empty() => return Err(e),
+        Err(e) => {
+            notes.push(format!("first round incomplete: {e}"));
+            FetchStats { requests: session.requests(), ..Default::default() }
+        }
+    };
+    let mut probe = Reading::default();
+    standard::decode(&snapshot, &mut probe);
+    let vendor = vendors::detect(&snapshot, &probe);
+    if let Some(m) = vendor {
+        let plan = (m.plan)(&snapshot);
+        if !plan.is_empty() {
+            match fetch(session, &plan, options, snapshot.values_mut()).await {
+                Ok(s) => stats.add(s),
+                Err(e) => notes.push(format!("{} data incomplete: {e}", m.name)),
+            }
+        }
+    }
+    Ok(Collected { snapshot, stats, notes, vendor })
+}
+
+/// True when the snapshot holds no Printer-MIB table rows.
+pub fn lacks_printer_mib(snap: &Snapshot) -> bool {
+    !snap.has_any("1.3.6.1.2.1.43.11") && !snap.has_any("1.3.6.1.2.1.43.10")
+}
+
+/// Fetches the Printer-MIB tables through another context's session.
+pub async fn collect_context<S: SnmpSession>(session: &S, options: &SnmpOptions, into: &mut Collected) {
+    let plan = FetchPlan {
+        subtrees: printer_mib_columns().into_iter().chain([Oid::lit(PRT_COLORANT_VALUE)]).collect(),
+        ..Default::default()
+    };
+    let mut values = std::collections::BTreeMap::new();
+    match fetch(session, &plan, options, &mut values).await {
+        Ok(s) => into.stats.add(s),
+        Err(_) => into.stats.requests += session.requests(),
+    }
+    if !values.is_empty() {
+        into.notes.push("Printer-MIB read from SNMP context 'Jetdirect'".into());
+        into.snapshot.merge_missing(values);
+    }
+}
+
+/// Interprets fetched values. Pure: the same snapshot gives the same reading.
+pub fn build_reading(snap: &Snapshot, vendor: Option<&'static VendorModule>) -> Reading {
+    let mut r = Reading::default();
+    standard::decode(snap, &mut r);
+    generic_identity(snap, &mut r);
+    let vendor = vendor.or_else(|| vendors::detect(snap, &r));
+    if let Some(m) = vendor {
+        if r.identity.vendor.is_none() {
+            r.identity.vendor = Some(m.name.to_string());
+        }
+        (m.apply)(snap, &mut r);
+    }
+    tidy_model(&mut r);
+    classify(snap, &mut r);
+    r.status.overall = overall(&r).to_string();
+    if snap.is_empty() || (snap.len() <= 2 && r.identity.description.is_none() && r.counters.is_empty()) {
+        r.notes.push(
+            "the agent answered but exposes nothing a printer reader can use (no system group, Printer-MIB, Host-Resources or maker data)"
+                .into(),
+        );
+    }
+    r
+}
+
+fn generic_identity(snap: &Snapshot, r: &mut Reading) {
+    let dev = standard::printer_device_index(snap);
+    let hr = snap
+        .get(&Oid::lit(HR_DEVICE_DESCR).child(&[dev]))
+        .and_then(|v| v.as_clean_text())
+        .filter(|_| r.identity.enterprise != Some(311) && r.identity.enterprise != Some(8072));
+    let name = snap.column(PRT_GENERAL_PRINTER_NAME).into_iter().find_map(|(_, v)| v.as_clean_text());
+    r.identity.model = hr.or(name);
+}
+
+/// Strips the maker's name and " series" from the model.
+fn tidy_model(r: &mut Reading) {
+    let Some(model) = r.identity.model.take() else { return };
+    let mut m = model.trim().to_string();
+    if let Some(v) = &r.identity.vendor {
+        for prefix in [v.as_str(), "Hewlett-Packard", "Hewlett Packard"] {
+            if m.len() > prefix.len() && m[..prefix.len()].eq_ignore_ascii_case(prefix) && m.as_bytes()[prefix.len()] == b' ' {
+                m = m[prefix.len()..].trim().to_string();
+            }
+        }
+    }
+    for suffix in [" series", " Series", " SERIES"] {
+        if let Some(s) = m.strip_suffix(suffix) {
+            m = s.trim().to_string();
+        }
+    }
+    r.identity.model = (!m.is_empty()).then_some(m);
+}
+
+fn overall(r: &Reading) -> &'static str {
+    let blocking = r.status.errors.iter().any(|e| error_is_blocking(e))
+        || r.alerts.iter().any(|a| a.severity.as_deref() == Some("critical"));
+    if r.status.device.as_deref() == Some("down") || blocking {
+        return "error";
+    }
+    if r.status.device.as_deref() == Some("warning") || !r.status.errors.is_empty() {
+        return "warning";
+    }
+    match (r.status.device.as_deref(), r.status.printer.as_deref()) {
+        (Some("running"), _) | (_, Some("idle" | "printing" | "warmup")) => "ok",
+        _ => "unknown",
+    }
+}
+
+/// A one-line summary of a reading's problems, in words.
+pub fn problems_in_words(r: &Reading) -> Vec<String> {
+    let mut v: Vec<String> = r.status.errors.iter().map(|e| error_words(e).to_string()).collect();
+    for a in &r.alerts {
+        if let Some(d) = a.description.clone().or_else(|| a.code_name.clone()) {
+            v.push(format!("{} alert: {d}", a.severity.as_deref().unwrap_or("an")));
+        }
+    }
+    v
+}
+
+/// Reads one device over the shared transport, trying `credentials` in order.
+pub async fn read_device(
+    transport: &SnmpTransport,
+    target: SocketAddr,
+    credentials: &[Credential],
+    options: &SnmpOptions,
+) -> Result<Reading, ReadError> {
+    let started = Instant::now();
+    let (cred, session, probe_requests) = choose_credential(transport, target, credentials, options).await?;
+    let mut collected = collect(&session, options).await.map_err(|e| to_read_error(e, target, cred, options))?;
+    if let Some(ctx) = collected.vendor.and_then(|m| m.extra_context) {
+        if lacks_printer_mib(&collected.snapshot) {
+            let mut short = options.clone();
+            short.retries = 0;
+            if let Ok(s) = transport.session(target, &cred.in_context(ctx), &short).await {
+                collect_context(&s, &short, &mut collected).await;
+            }
+        }
+    }
+    let mut r = build_reading(&collected.snapshot, collected.vendor);
+    r.target = target.to_string();
+    r.credential = Some(cred.name().to_string());
+    r.snmp_version = Some(cred.version().to_string());
+    r.notes.extend(collected.notes);
+    r.stats.requests = collected.stats.requests + probe_requests;
+    r.stats.stalled_walks = collected.stats.stalled_walks;
+    r.stats.truncated_walks = collected.stats.truncated_walks;
+    r.stats.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if collected.stats.stalled_walks > 0 {
+        r.notes.push(format!("{} walk(s) stopped because the agent did not advance", collected.stats.stalled_walks));
+    }
+    Ok(r)
+}
+
+fn to_read_error(e: SnmpError, target: SocketAddr, cred: &Credential, o: &SnmpOptions) -> ReadError {
+    match e {
+        SnmpError::Timeout { .. } => ReadError::NoAnswer {
+            target,
+            waited: o.timeout * (o.retries + 1),
+            tried: format!("'{}'", cred.name()),
+        },
+        SnmpError::Auth { reason } => ReadError::Auth {
+            target,
+            credential: cred.name().to_string(),
+            reason,
+        },
+        source => ReadError::Snmp { target, source },
+    }
+}
+
+/// Picks the first credential, in order, that gets an answer. With one
+/// credential there is no separate probe: the first round is the probe.
+async fn choose_credential<'c>(
+    transport: &SnmpTransport,
+    target: SocketAddr,
+    credentials: &'c [Credential],
+    options: &SnmpOptions,
+) -> Result<(&'c Credential, UdpSession, u32), ReadError> {
+    match credentials {
+        [] => Err(ReadError::NoCredentials),
+        [only] => {
+            let s = transport
+                .session(target, only, options)
+                .await
+                .map_err(|e| to_read_error(e, target, only, options))?;
+            Ok((only, s, 0))
+        }
+        many => {
+            let probe = [Oid::lit(SYS_UPTIME), Oid::lit(SYS_OBJECT_ID)];
+            let mut pending: FuturesUnordered<_> = many
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let probe = &probe;
+                    async move {
+                        let s = transport.session(target, c, options).await?;
+                        s.get(probe).await.map(|_| s)
+                    }
+                    .map_with_index(i)
+                })
+                .collect();
+            let mut results: Vec<Option<Result<UdpSession, SnmpError>>> = (0..many.len()).map(|_| None).collect();
+            while let Some((i, res)) = pending.next().await {
+                results[i] = Some(res);
+                // The winner is the first in order whose predecessors all failed.
+                for (j, slot) in results.iter_mut().enumerate() {
+                    match slot {
+                        None => break,
+                        Some(Ok(_)) => {
+                            if let Some(Ok(s)) = slot.take() {
+                                return Ok((&many[j], s, many.len() as u32));
+                            }
+                        }
+                        Some(Err(_)) => continue,
+                    }
+                }
+            }
+            let tried = many.iter().map(|c| format!("'{}'", c.name())).collect::<Vec<_>>().join(", ");
+            for (c, r) in many.iter().zip(results) {
+                if let Some(Err(SnmpError::Auth { reason })) = r {
+                    return Err(ReadError::Auth {
+                        target,
+                        credential: c.name().to_string(),
+                        reason,
+                    });
+                }
+            }
+            Err(ReadError::NoAnswer {
+                target,
+                waited: options.timeout * (options.retries + 1),
+                tried,
+            })
+        }
+    }
+}
+
+trait WithIndex: Sized + std::future::Future {
+    fn map_with_index(self, i: usize) -> futures::future::Map<Self, Box<dyn FnOnce(Self::Output) -> (usize, Self::Output) + Send>> {
+        use futures::FutureExt;
+        self.map(Box::new(move |o| (i, o)))
+    }
+}
+impl<F: std::future::Future> WithIndex for F {}

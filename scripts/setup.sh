@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Installs what PrintScout's test suite and demo need on a Debian 12 machine, as root:
+#   - apt packages: snmp (snmpget/snmpwalk/snmpbulkwalk), snmpd (net-snmp agent), python3-venv
+#   - a Python venv with the SNMP simulator snmpsim 1.2.2 (pinned, see PINS below)
+# and makes sure the distro's own snmpd service is not left running (it would hold
+# 0.0.0.0:161 / 127.0.0.1:161; our tests start their own snmpd on free loopback ports).
+#
+# usage:
+#   scripts/setup.sh           install what is missing (idempotent; ~1 s when all is there)
+#   scripts/setup.sh --check   only verify; exit 1 and say what is missing
+#
+# Locations:
+#   PRINTSCOUT_TOOLS_HOME  default ~/.cache/printscout; the venv is $PRINTSCOUT_TOOLS_HOME/venv-snmpsim
+#   PRINTSCOUT_SNMPSIM_BIN is read by crates/testkit to use another snmpsim-command-responder.
+set -euo pipefail
+
+TOOLS_HOME=${PRINTSCOUT_TOOLS_HOME:-$HOME/.cache/printscout}
+VENV=$TOOLS_HOME/venv-snmpsim
+RESPONDER=$VENV/bin/snmpsim-command-responder
+PIN_MARKER=$VENV/.printscout-pins
+
+# snmpsim 1.2.2 imports pysmi without declaring it; cryptography is needed for SNMPv3
+# privacy (without it every authPriv request fails with "Decryption error").  These
+# exact versions were installed together and checked: v2c GETs, v3 MD5/DES, SHA/AES.
+PINS=(
+  'snmpsim==1.2.2'
+  'pysnmp==7.1.30'
+  'pysmi==2.0.0'
+  'pyasn1==0.6.5'
+  'cryptography==50.0.2'
+)
+APT_PACKAGES=(snmp snmpd python3-venv)
+
+MODE=install
+case "${1:-}" in
+  '') ;;
+  --check) MODE=check ;;
+  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+  *) echo "setup.sh: unknown argument: $1 (try --help)" >&2; exit 2 ;;
+esac
+
+START=$(date +%s)
+log() { echo "setup.sh: $*"; }
+
+# --- apt packages -------------------------------------------------------------------
+
+pkg_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2> /dev/null || true)" = "install ok installed" ]; }
+have_cmd() { command -v "$1" > /dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
+
+missing_apt_packages() {
+  local missing=()
+  have_cmd snmpget && have_cmd snmpwalk && have_cmd snmpbulkwalk || missing+=(snmp)
+  have_cmd snmpd || missing+=(snmpd)
+  { pkg_installed python3-venv && python3 -c 'import ensurepip, venv' 2> /dev/null; } || missing+=(python3-venv)
+  echo "${missing[@]+"${missing[@]}"}"
+}
+
+apt_install() {
+  # Other apt runs may share this machine, and the image's docker-clean hook deletes
+  # /var/cache/apt/archives/*.deb after every dpkg run: a private archive dir keeps
+  # concurrent installs from deleting each other's downloads; retry the rest.
+  local cache
+  cache=$(mktemp -d /tmp/printscout-apt.XXXXXX)
+  mkdir -p "$cache/partial"
+  export DEBIAN_FRONTEND=noninteractive
+  log "apt-get update"
+  apt-get -o DPkg::Lock::Timeout=300 update -qq || log "apt-get update failed; trying the install anyway"
+  local attempt
+  for attempt in 1 2 3; do
+    log "apt-get install $* (attempt $attempt)"
+    if apt-get -o DPkg::Lock::Timeout=300 -o Dir::Cache::Archives="$cache" install -y -qq \
+      --no-install-recommends "$@"; then
+      rm -rf "$cache"
+      return 0
+    fi
+    sleep $((attempt * 5))
+  done
+  rm -rf "$cache"
+  echo "setup.sh: apt-get install $* failed 3 times" >&2
+  return 1
+}
+
+# The snmpd package's postinst may start the distro service (user Debian-snmp, pid file
+# /run/snmpd.pid).  Stop it through the service manager only; other snmpd processes
+# (ours, other test suites') are never touched.
+system_snmpd_running() {
+  local pid
+  for pid in $(pgrep -x snmpd 2> /dev/null || true); do
+    if [ -r /run/snmpd.pid ] && [ "$(cat /run/snmpd.pid 2> /dev/null)" = "$pid" ]; then return 0; fi
+    if tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null | grep -q -- '-u Debian-snmp'; then return 0; fi
+  done
+  return 1
+}
+
+stop_system_snmpd() {
+  system_snmpd_running || return 0
+  log "stopping the distro's snmpd service (it binds port 161)"
+  if command -v systemctl > /dev/null 2>&1; then
+    systemctl stop snmpd > /dev/null 2>&1 || true
+    systemctl disable snmpd > /dev/null 2>&1 || true
+  fi
+  if system_snmpd_running && command -v service > /dev/null 2>&1; then
+    service snmpd stop > /dev/null 2>&1 || true
+  fi
+  if system_snmpd_running; then
+    log "warning: the distro's snmpd is still running (left alone; tests do not use port 161)"
+  fi
+}
+
+# --- snmpsim venv -------------------------------------------------------------------
+
+venv_ok() {
+  [ -x "$RESPONDER" ] || return 1
+  [ "$(cat "$PIN_MARKER" 2> /dev/null || true)" = "${PINS[*]}" ] || return 1
+  # `--help` prints the usage but exits 1, so look for the usage text; the imports cover
+  # the undeclared pysmi dependency and the cipher module SNMPv3 privacy needs.
+  local usage
+  usage=$("$RESPONDER" --help 2>&1 || true)
+  case $usage in "usage: snmpsim-command-responder"*) ;; *) return 1 ;; esac
+  "$VENV/bin/python" -c 'import snmpsim.commands.responder, pysmi, cryptography.hazmat.primitives.ciphers' \
+    > /dev/null 2>&1
+}
+
+install_venv() {
+  mkdir -p "$TOOLS_HOME"
+  local attempt
+  for attempt in 1 2; do
+    if [ ! -x "$VENV/bin/python" ] || [ "$attempt" = 2 ]; then
+      log "creating venv $VENV"
+      rm -rf "$VENV"
+      python3 -m venv "$VENV"
+    fi
+    log "pip install ${PINS[*]}"
+    rm -f "$PIN_MARKER"
+    if "$VENV/bin/pip" install -q --disable-pip-version-check "${PINS[@]}"; then
+      echo "${PINS[*]}" > "$PIN_MARKER"
+      venv_ok && return 0
+    fi
+    log "the venv does not work yet; rebuilding it"
+  done
+  echo "setup.sh: could not install snmpsim into $VENV" >&2
+  return 1
+}
+
+# --- main ---------------------------------------------------------------------------
+
+report() {
+  echo "PrintScout tools:"
+  echo "  snmpd          $(command -v snmpd || echo /usr/sbin/snmpd)"
+  echo "  snmpget        $(command -v snmpget || echo missing)"
+  echo "  snmpwalk       $(command -v snmpwalk || echo missing)"
+  echo "  snmpsim venv   $VENV (${PINS[*]})"
+  echo "  snmpsim        $RESPONDER"
+  echo "  (override with PRINTSCOUT_TOOLS_HOME, or PRINTSCOUT_SNMPSIM_BIN for the responder)"
+}
+
+if [ "$MODE" = check ]; then
+  problems=()
+  missing=$(missing_apt_packages)
+  [ -z "$missing" ] || problems+=("apt packages missing: $missing")
+  venv_ok || problems+=("snmpsim venv missing or not working at $VENV (pins: ${PINS[*]})")
+  if system_snmpd_running; then
+    log "note: the distro's snmpd service is running (port 161); tests do not need it"
+  fi
+  if [ ${#problems[@]} -gt 0 ]; then
+    for p in "${problems[@]}"; do echo "setup.sh --check: $p" >&2; done
+    echo "setup.sh --check: run scripts/setup.sh (as root) to install them" >&2
+    exit 1
+  fi
+  report
+  log "check passed"
+  exit 0
+fi
+
+missing=$(missing_apt_packages)
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup.sh: apt packages missing ($missing) and not root: run as root" >&2
+    exit 1
+  fi
+  # shellcheck disable=SC2086 # word splitting of the package list is intended
+  apt_install $missing
+  missing=$(missing_apt_packages)
+  [ -z "$missing" ] || { echo "setup.sh: still missing after install: $missing" >&2; exit 1; }
+fi
+stop_system_snmpd
+
+if venv_ok; then
+  log "snmpsim venv is up to date"
+else
+  install_venv
+fi
+
+report
+log "done in $(($(date +%s) - START)) s"
