@@ -29,7 +29,6 @@ PINS=(
   'pyasn1==0.6.5'
   'cryptography==50.0.2'
 )
-APT_PACKAGES=(snmp snmpd python3-venv)
 
 MODE=install
 case "${1:-}" in
@@ -47,12 +46,13 @@ log() { echo "setup.sh: $*"; }
 pkg_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2> /dev/null || true)" = "install ok installed" ]; }
 have_cmd() { command -v "$1" > /dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 
+# Prints the missing ones of the apt packages snmp, snmpd and python3-venv.
 missing_apt_packages() {
-  local missing=()
-  have_cmd snmpget && have_cmd snmpwalk && have_cmd snmpbulkwalk || missing+=(snmp)
-  have_cmd snmpd || missing+=(snmpd)
-  { pkg_installed python3-venv && python3 -c 'import ensurepip, venv' 2> /dev/null; } || missing+=(python3-venv)
-  echo "${missing[@]+"${missing[@]}"}"
+  local need=()
+  have_cmd snmpget && have_cmd snmpwalk && have_cmd snmpbulkwalk || need+=(snmp)
+  have_cmd snmpd || need+=(snmpd)
+  { pkg_installed python3-venv && python3 -c 'import ensurepip, venv' 2> /dev/null; } || need+=(python3-venv)
+  echo "${need[@]+"${need[@]}"}"
 }
 
 apt_install() {

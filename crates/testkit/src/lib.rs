@@ -102,7 +102,9 @@ pub fn snmpsim_bin() -> PathBuf {
         panic!(
             "snmpsim is not installed: run scripts/setup.sh (looked for $PRINTSCOUT_SNMPSIM_BIN \
              and {})",
-            tools_home().join("venv-snmpsim/bin/snmpsim-command-responder").display()
+            tools_home()
+                .join("venv-snmpsim/bin/snmpsim-command-responder")
+                .display()
         )
     })
 }

@@ -34,11 +34,19 @@ pub fn run(tool: &str, args: &[String]) -> Result<String, String> {
         .output()
         .map_err(|e| format!("{tool} could not run ({e}): run scripts/setup.sh"))?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    // The tools announce creating their (temp) persistent dir on stderr: not an error.
+    let stderr: String = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|l| !l.starts_with("Created directory:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     if output.status.success() && stderr.trim().is_empty() {
         Ok(stdout)
     } else {
-        Err(format!("{tool} {args:?} failed ({}): {stderr}{stdout}", output.status))
+        Err(format!(
+            "{tool} {args:?} failed ({}): {stderr}{stdout}",
+            output.status
+        ))
     }
 }
 
@@ -53,11 +61,13 @@ fn target(addr: SocketAddr) -> String {
     }
 }
 
-/// Parse `-On` output (`.OID = value`, values may continue on following lines).
+/// Parse `-On` output (`.OID = value`, values may continue on following lines). The
+/// `endOfMibView` marker a v2c walk of `.1` ends with is not a varbind and is dropped.
 pub fn parse_varbinds(text: &str) -> Vec<Varbind> {
     let mut out: Vec<Varbind> = Vec::new();
     for line in text.lines() {
         match line.split_once(" = ") {
+            Some((_, value)) if value.starts_with("No more variables left in this MIB View") => {}
             Some((oid, value)) if oid.starts_with('.') && !oid.contains(' ') => {
                 out.push(Varbind {
                     oid: oid.to_owned(),
@@ -108,12 +118,7 @@ pub fn walk_v2c(addr: SocketAddr, community: &str, root: &str) -> Result<Vec<Var
 
 /// `snmpget -v3` as `user` (authNoPriv or authPriv per its fields) in `context`
 /// (empty = the default context).
-pub fn get_v3(
-    addr: SocketAddr,
-    user: &V3User,
-    context: &str,
-    oid: &str,
-) -> Result<String, String> {
+pub fn get_v3(addr: SocketAddr, user: &V3User, context: &str, oid: &str) -> Result<String, String> {
     let mut args: Vec<String> = vec!["-v3".into(), "-u".into(), user.user.clone()];
     let auth = !user.auth_proto.eq_ignore_ascii_case("NONE");
     let privacy = match (&user.priv_proto, &user.priv_key) {

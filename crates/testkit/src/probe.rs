@@ -143,9 +143,7 @@ fn is_response_to(packet: &[u8], request_id: i32) -> bool {
         let (_, _community, rest) = read_tlv(rest)?;
         let (pdu_tag, pdu, _) = read_tlv(rest)?;
         let (id_tag, id, _) = read_tlv(pdu)?;
-        let id = id
-            .iter()
-            .fold(0i64, |acc, &b| (acc << 8) | i64::from(b));
+        let id = id.iter().fold(0i64, |acc, &b| (acc << 8) | i64::from(b));
         Some(pdu_tag == 0xa2 && id_tag == 0x02 && id == i64::from(request_id))
     };
     parse().unwrap_or(false)
@@ -174,9 +172,10 @@ mod tests {
 
     #[test]
     fn large_oid_arcs_use_base_128() {
-        assert_eq!(encode_oid(&[1, 3, 6, 1, 4, 1, 18334]), [
-            0x2b, 0x06, 0x01, 0x04, 0x01, 0x81, 0x8f, 0x1e
-        ]);
+        assert_eq!(
+            encode_oid(&[1, 3, 6, 1, 4, 1, 18334]),
+            [0x2b, 0x06, 0x01, 0x04, 0x01, 0x81, 0x8f, 0x1e]
+        );
     }
 
     #[test]

@@ -259,7 +259,8 @@ impl Snmpd {
             .arg(
                 "n=$1; shift; cur=$(ulimit -S -n); \
                  if [ \"$cur\" != unlimited ] && [ \"$cur\" -lt \"$n\" ]; then \
-                 ulimit -S -n \"$n\" 2>/dev/null || ulimit -S -n \"$(ulimit -H -n)\" 2>/dev/null || true; fi; \
+                 ulimit -S -n \"$n\" 2>/dev/null || ulimit -n \"$n\" 2>/dev/null \
+                 || ulimit -S -n \"$(ulimit -H -n)\" 2>/dev/null || true; fi; \
                  exec \"$@\"",
             )
             .arg("printscout-snmpd")
@@ -291,8 +292,14 @@ impl Snmpd {
         let mut ready = [false, false];
         loop {
             if let Some(status) = process.exited() {
+                let hint = if addrs.len() > 500 {
+                    " (many addresses: is the open-file limit high enough? snmpd needs one \
+                     socket per address)"
+                } else {
+                    ""
+                };
                 return Err(format!(
-                    "snmpd exited ({status}) before answering on {}:\n{}",
+                    "snmpd exited ({status}) before answering on {}{hint}:\n{}",
                     addrs[0],
                     process.log_tail(30)
                 ));

@@ -175,7 +175,7 @@ fn decode_hex(text: &[u8]) -> Option<Vec<u8>> {
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     text.chunks(2)
@@ -266,7 +266,10 @@ mod tests {
             one("1.3.6.1.2.1.43.11.1.1.9.1.1|2|-3"),
             "override .1.3.6.1.2.1.43.11.1.1.9.1.1 integer -3"
         );
-        assert_eq!(one("1.3.6.1.4.1.1.0|2|007"), "override .1.3.6.1.4.1.1.0 integer 7");
+        assert_eq!(
+            one("1.3.6.1.4.1.1.0|2|007"),
+            "override .1.3.6.1.4.1.1.0 integer 7"
+        );
         skips("1.3.6.1.4.1.1.0|2|2147483648");
         skips("1.3.6.1.4.1.1.0|2|many");
     }
@@ -277,7 +280,10 @@ mod tests {
             one(r#"1.3.6.1.2.1.1.5.0|4|say "hi" \ bye"#),
             r#"override .1.3.6.1.2.1.1.5.0 octet_str "say \"hi\" \\ bye""#
         );
-        assert_eq!(one("1.3.6.1.2.1.1.5.0|4|"), r#"override .1.3.6.1.2.1.1.5.0 octet_str """#);
+        assert_eq!(
+            one("1.3.6.1.2.1.1.5.0|4|"),
+            r#"override .1.3.6.1.2.1.1.5.0 octet_str """#
+        );
         assert_eq!(
             one("1.3.6.1.2.1.1.6.0|4|Floor #2, room 3"),
             r#"override .1.3.6.1.2.1.1.6.0 octet_str "Floor #2, room 3""#
@@ -294,8 +300,14 @@ mod tests {
             one("1.3.6.1.4.1.1.0|4|Tóner"),
             "override .1.3.6.1.4.1.1.0 octet_str 0x54c3b36e6572"
         );
-        assert_eq!(one("1.3.6.1.4.1.1.0|4|0x12"), "override .1.3.6.1.4.1.1.0 octet_str 0x30783132");
-        assert_eq!(one("1.3.6.1.4.1.1.0|4x|"), r#"override .1.3.6.1.4.1.1.0 octet_str """#);
+        assert_eq!(
+            one("1.3.6.1.4.1.1.0|4|0x12"),
+            "override .1.3.6.1.4.1.1.0 octet_str 0x30783132"
+        );
+        assert_eq!(
+            one("1.3.6.1.4.1.1.0|4x|"),
+            r#"override .1.3.6.1.4.1.1.0 octet_str """#
+        );
         skips("1.3.6.1.4.1.1.0|4x|abc");
     }
 
@@ -317,8 +329,14 @@ mod tests {
             one("1.3.6.1.2.1.43.10.2.1.4.1.1|65|4294967295"),
             "override .1.3.6.1.2.1.43.10.2.1.4.1.1 counter 4294967295"
         );
-        assert_eq!(one("1.3.6.1.2.1.2.2.1.5.1|66|100000000"), "override .1.3.6.1.2.1.2.2.1.5.1 uinteger 100000000");
-        assert_eq!(one("1.3.6.1.2.1.1.3.0|67|123456"), "override .1.3.6.1.2.1.1.3.0 timeticks 123456");
+        assert_eq!(
+            one("1.3.6.1.2.1.2.2.1.5.1|66|100000000"),
+            "override .1.3.6.1.2.1.2.2.1.5.1 uinteger 100000000"
+        );
+        assert_eq!(
+            one("1.3.6.1.2.1.1.3.0|67|123456"),
+            "override .1.3.6.1.2.1.1.3.0 timeticks 123456"
+        );
         skips("1.3.6.1.2.1.1.3.0|67|-1");
         skips("1.3.6.1.2.1.1.2.0|6|not.an.oid");
     }
@@ -329,7 +347,10 @@ mod tests {
         skips("1.3.6.1.2.1.31.1.1.1.6.1|70|12345678901");
         skips("1.3.6.1.4.1.1.0|5|");
         skips("1.3.6.1.4.1.1.0|68x|0102");
-        skips(&format!("1.3.6.1.4.1.1.0|4x|{}", "ab".repeat(MAX_OCTETS + 1)));
+        skips(&format!(
+            "1.3.6.1.4.1.1.0|4x|{}",
+            "ab".repeat(MAX_OCTETS + 1)
+        ));
         one(&format!("1.3.6.1.4.1.1.0|4x|{}", "ab".repeat(MAX_OCTETS)));
     }
 
@@ -343,8 +364,14 @@ mod tests {
             one("1.3.6.1.2.1.43.11.1.1.9.1.1|2:writecache|value=8"),
             "override .1.3.6.1.2.1.43.11.1.1.9.1.1 integer 8"
         );
-        assert_eq!(one("1.3.6.1.2.1.1.3.0|67:numeric|rate=100"), "override .1.3.6.1.2.1.1.3.0 timeticks 0");
-        assert_eq!(one("1.3.6.1.4.1.1.0|2:numeric|initial=80.0,rate=-0.5"), "override .1.3.6.1.4.1.1.0 integer 80");
+        assert_eq!(
+            one("1.3.6.1.2.1.1.3.0|67:numeric|rate=100"),
+            "override .1.3.6.1.2.1.1.3.0 timeticks 0"
+        );
+        assert_eq!(
+            one("1.3.6.1.4.1.1.0|2:numeric|initial=80.0,rate=-0.5"),
+            "override .1.3.6.1.4.1.1.0 integer 80"
+        );
     }
 
     #[test]
@@ -353,7 +380,10 @@ mod tests {
         let (out, skipped) = snmprec_to_snmpd_overrides(text);
         assert_eq!(skipped, 2);
         let overrides: Vec<&str> = out.lines().filter(|l| l.starts_with("override")).collect();
-        assert_eq!(overrides, [r#"override .1.3.6.1.2.1.1.5.0 octet_str "printer""#]);
+        assert_eq!(
+            overrides,
+            [r#"override .1.3.6.1.2.1.1.5.0 octet_str "printer""#]
+        );
     }
 
     #[test]

@@ -57,19 +57,18 @@ impl V3User {
     }
 
     fn args(&self) -> Vec<String> {
+        // Options left out mean "none" (an explicit `--v3-priv-proto=NONE` without a key is
+        // refused: "privacy protocol configured without key").
         let mut args = vec![format!("--v3-user={}", self.user)];
-        if self.auth_proto.eq_ignore_ascii_case("NONE") {
-            args.push("--v3-auth-proto=NONE".into());
-        } else {
+        if !self.auth_proto.eq_ignore_ascii_case("NONE") {
             args.push(format!("--v3-auth-key={}", self.auth_key));
             args.push(format!("--v3-auth-proto={}", self.auth_proto));
         }
-        match (&self.priv_proto, &self.priv_key) {
-            (Some(proto), Some(key)) if !proto.eq_ignore_ascii_case("NONE") => {
-                args.push(format!("--v3-priv-key={key}"));
-                args.push(format!("--v3-priv-proto={proto}"));
-            }
-            _ => args.push("--v3-priv-proto=NONE".into()),
+        if let (Some(proto), Some(key)) = (&self.priv_proto, &self.priv_key)
+            && !proto.eq_ignore_ascii_case("NONE")
+        {
+            args.push(format!("--v3-priv-key={key}"));
+            args.push(format!("--v3-priv-proto={proto}"));
         }
         args
     }
@@ -144,7 +143,10 @@ impl Snmpsim {
         let mut command = Command::new(bin);
         command
             .arg(format!("--data-dir={}", data_dir.display()))
-            .arg(format!("--cache-dir={}", tmp.path().join("cache").display()))
+            .arg(format!(
+                "--cache-dir={}",
+                tmp.path().join("cache").display()
+            ))
             .arg(format!("--agent-udpv4-endpoint={addr}"))
             .arg("--log-level=error");
         for user in users {
@@ -246,7 +248,11 @@ fn first_community(dir: &Path) -> Option<String> {
             .collect();
         entries.sort();
         for path in &entries {
-            if path.is_file() && path.extension().is_some_and(|e| e == "snmprec") {
+            // self.snmprec serves only the empty SNMPv3 context, not a community
+            if path.is_file()
+                && path.extension().is_some_and(|e| e == "snmprec")
+                && path.file_stem().is_some_and(|s| s != "self")
+            {
                 let rel = path.strip_prefix(root).ok()?.with_extension("");
                 return Some(rel.to_string_lossy().into_owned());
             }

@@ -46,6 +46,7 @@ const PRINTER_OBJECT_IDS: &[&str] = &[
     "1.3.6.1.4.1.10059",     // Sato
     "1.3.6.1.4.1.1206",      // Intermec
     "1.3.6.1.4.1.2699",      // Printer Working Group
+    "1.3.6.1.4.1.51966",     // TSC Auto ID
 ];
 
 /// Enterprises whose devices are computers, network gear or power equipment.
@@ -97,7 +98,7 @@ fn decide(snap: &Snapshot, r: &Reading) -> (bool, &'static str, String) {
         || snap.has_any(&format!("{PRT_SUPPLIES}.9"));
     let vendor_counters = r.counter_sources.iter().any(|c| !c.oid.starts_with("1.3.6.1.2.1.43."));
     let label = LABEL_MAKERS.iter().any(|w| contains_word(&descr, w))
-        || ["1.3.6.1.4.1.10642", "1.3.6.1.4.1.683", "1.3.6.1.4.1.3369", "1.3.6.1.4.1.10059", "1.3.6.1.4.1.1206"]
+        || ["1.3.6.1.4.1.10642", "1.3.6.1.4.1.683", "1.3.6.1.4.1.3369", "1.3.6.1.4.1.10059", "1.3.6.1.4.1.1206", "1.3.6.1.4.1.51966"]
             .iter()
             .any(|p| under(&oid, p))
         || (under(&oid, "1.3.6.1.4.1.1129.1") && !under(&oid, "1.3.6.1.4.1.1129.2"));
@@ -114,7 +115,7 @@ fn decide(snap: &Snapshot, r: &Reading) -> (bool, &'static str, String) {
         return (false, "not_a_printer", "a projector (sysDescr says so)".into());
     }
     let scan_words = ["scan station", "scanstation", "digital sender", "scansnap", "network scanner", "scan server"];
-    if !has_markers && scan_words.iter().any(|w| descr.contains(w)) {
+    if !has_markers && scan_words.iter().any(|w| descr.contains(w)) && !descr.contains("printer") {
         return (false, "scan_server", "a network scanner: no marker, no supplies".into());
     }
     if has_markers {
@@ -132,6 +133,11 @@ fn decide(snap: &Snapshot, r: &Reading) -> (bool, &'static str, String) {
     }
     if let Some(p) = PRINTER_OBJECT_IDS.iter().find(|p| under(&oid, p)) {
         return (true, printer_kind, format!("sysObjectID is under a printer maker's tree ({p})"));
+    }
+    // HP's enterprise also holds switches (11.2.3.7) and computers (11.2.3.2,
+    // 11.2.3.10); what is left with no host sysDescr is a JetDirect.
+    if ent == 11 && !["1.3.6.1.4.1.11.2.3.2", "1.3.6.1.4.1.11.2.3.10", "1.3.6.1.4.1.11.2.14"].iter().any(|p| under(&oid, p)) {
+        return (true, printer_kind, "an HP device that is not a switch or a computer (JetDirect)".into());
     }
     const MAKERS: &[&str] = &[
         "hp", "canon", "ricoh", "kyocera", "xerox", "fuji xerox", "fujifilm", "konica minolta", "konica", "develop",

@@ -217,8 +217,9 @@ fn tidy_model(r: &mut Reading) {
     let mut m = model.trim().to_string();
     if let Some(v) = &r.identity.vendor {
         for prefix in [v.as_str(), "Hewlett-Packard", "Hewlett Packard"] {
-            if m.len() > prefix.len() && m[..prefix.len()].eq_ignore_ascii_case(prefix) && m.as_bytes()[prefix.len()] == b' ' {
-                m = m[prefix.len()..].trim().to_string();
+            let head = m.get(..prefix.len());
+            if head.is_some_and(|h| h.eq_ignore_ascii_case(prefix)) && m.as_bytes().get(prefix.len()) == Some(&b' ') {
+                m = m.get(prefix.len()..).unwrap_or_default().trim().to_string();
             }
         }
     }
@@ -379,3 +380,27 @@ trait WithIndex: Sized + std::future::Future {
     }
 }
 impl<F: std::future::Future> WithIndex for F {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_with_multibyte_text_where_the_vendor_name_would_end_is_kept_whole() {
+        // Found by the fuzzer: "RICOH MP C300\u{fffd}…" sliced inside a character.
+        let mut r = Reading::default();
+        r.identity.vendor = Some("Ricoh MP C300".into());
+        r.identity.model = Some("RICOH MP C3\u{fffd}\u{fffd}".into());
+        tidy_model(&mut r);
+        assert_eq!(r.identity.model.as_deref(), Some("RICOH MP C3\u{fffd}\u{fffd}"));
+    }
+
+    #[test]
+    fn the_makers_name_and_series_are_trimmed_from_models() {
+        let mut r = Reading::default();
+        r.identity.vendor = Some("Brother".into());
+        r.identity.model = Some("Brother HL-5370DW series".into());
+        tidy_model(&mut r);
+        assert_eq!(r.identity.model.as_deref(), Some("HL-5370DW"));
+    }
+}

@@ -13,6 +13,7 @@
 //! exception value (`noSuchObject`, `endOfMibView`, v1 `noSuchName`) means
 //! "absent", never zero.
 
+pub mod codec;
 mod oid;
 pub mod recording;
 pub mod transport;

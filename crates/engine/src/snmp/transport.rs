@@ -37,6 +37,21 @@ pub struct SnmpTransport {
     v6: OnceCell<UdpTransport>,
     limiter: Option<Arc<RateLimiter>>,
     engines: Arc<EngineCache>,
+    des_salt: std::sync::OnceLock<Option<async_snmp::DesSaltState>>,
+}
+
+/// DES privacy salts must never repeat for one key. The salt's high half is an
+/// "engine boots" epoch; without a durable store yet, each process takes a
+/// random epoch, which makes a repeat across runs vanishingly unlikely. (DES
+/// itself is weak; AES is preferred and has no such state.)
+fn random_des_salt_state() -> Option<async_snmp::DesSaltState> {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u32(std::process::id());
+    let epoch = (h.finish() % 2_000_000_000) as u32 + 1;
+    let previous = async_snmp::PersistedDesSaltState::new(epoch).ok()?;
+    async_snmp::DesSaltState::restart(previous, |_| Ok::<(), std::io::Error>(())).ok()
 }
 
 impl SnmpTransport {
@@ -47,6 +62,7 @@ impl SnmpTransport {
             v6: OnceCell::new(),
             limiter: (packets_per_second > 0).then(|| Arc::new(RateLimiter::new(packets_per_second))),
             engines: Arc::new(EngineCache::new()),
+            des_salt: std::sync::OnceLock::new(),
         }
     }
 
@@ -75,7 +91,14 @@ impl SnmpTransport {
     ) -> Result<UdpSession, SnmpError> {
         let socket = self.socket(target).await?;
         let auth = to_auth(credential)?;
-        let client = Client::builder(target, auth)
+        let mut builder = Client::builder(target, auth);
+        if matches!(credential, Credential::V3 { privacy: Some((PrivProto::Des, _)), .. }) {
+            match self.des_salt.get_or_init(random_des_salt_state) {
+                Some(state) => builder = builder.des_salt_state(state.clone()),
+                None => return Err(SnmpError::Config("cannot set up DES privacy state".into())),
+            }
+        }
+        let client = builder
             .request_timeout(options.timeout)
             .retry(Retry::fixed(options.retries, Duration::ZERO).map_err(|e| SnmpError::Config(e.to_string()))?)
             .max_oids_per_request(options.max_varbinds.max(1))
@@ -90,6 +113,8 @@ impl SnmpTransport {
             options: options.clone(),
             limiter: self.limiter.clone(),
             requests: AtomicU32::new(0),
+            engines: self.engines.clone(),
+            privacy: matches!(credential, Credential::V3 { privacy: Some(_), .. }),
         })
     }
 
@@ -156,6 +181,8 @@ pub struct UdpSession {
     options: SnmpOptions,
     limiter: Option<Arc<RateLimiter>>,
     requests: AtomicU32,
+    engines: Arc<EngineCache>,
+    privacy: bool,
 }
 
 impl UdpSession {
@@ -167,11 +194,29 @@ impl UdpSession {
     }
 
     fn err(&self, e: Box<async_snmp::Error>) -> SnmpError {
-        map_error(*e, self.target, &self.options)
+        let mapped = map_error(*e, self.target, &self.options);
+        // Agents answer a bad key or user with an *unauthenticated* Report, which
+        // a careful client must drop (anyone could forge it), so the request
+        // times out. If the agent did answer engine discovery and no
+        // authenticated message ever came back, the credential is what failed.
+        if self.version == Version::V3 && matches!(mapped, SnmpError::Timeout { .. }) {
+            if let Some(engine) = self.engines.get(&self.target) {
+                let reason = if engine.authenticated_time().is_none() {
+                    "the agent answered SNMPv3 discovery but rejected the request (wrong user name, authentication passphrase or protocol)"
+                } else if self.privacy && self.requests.load(Ordering::Relaxed) <= 1 {
+                    // Authenticated time sync worked, the encrypted request got no answer.
+                    "the agent accepted the authentication but not the encrypted request (wrong privacy passphrase or protocol)"
+                } else {
+                    return mapped;
+                };
+                return SnmpError::Auth { reason: reason.into() };
+            }
+        }
+        mapped
     }
 }
 
-fn convert(vbs: Vec<async_snmp::VarBind>) -> Vec<(Oid, Value)> {
+pub(crate) fn convert(vbs: Vec<async_snmp::VarBind>) -> Vec<(Oid, Value)> {
     vbs.into_iter()
         .map(|vb| (Oid::from_arcs(vb.oid.arcs()), convert_value(vb.value)))
         .collect()

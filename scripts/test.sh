@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every PrintScout test on a fresh Debian 12 machine (installs what it needs):
+#   1. scripts/setup.sh (net-snmp tools and agent, the snmpsim venv)
+#   2. cargo fmt --check and cargo clippy -D warnings over the workspace
+#   3. cargo test --workspace (unit tests, and tests against real snmpsim / snmpd peers
+#      on loopback, started and stopped by the tests themselves)
+#   4. when the shared SNMP corpus is present ($PRINTSCOUT_CORPUS, else ../shared/corpus):
+#      its scorer against `printscout read --json`, failing below 95 % of asserted fields
+#   5. a short fuzz run of the SNMP decoder and the reading interpreter
+#      (FUZZ_SECONDS per target, default 30; FUZZ_SECONDS=0 skips it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+echo "== format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== tests"
+cargo test --workspace
+
+corpus=${PRINTSCOUT_CORPUS:-../shared/corpus}
+if [ -d "$corpus/devices" ]; then
+  scorer="$corpus/../tools/corpus-score"
+  [ -x "$scorer" ] || scorer=../shared/tools/corpus-score
+  echo "== shared corpus ($corpus)"
+  SNMPSIM_BIN="${PRINTSCOUT_TOOLS_HOME:-$HOME/.cache/printscout}/venv-snmpsim/bin" \
+    python3 "$scorer" --corpus "$corpus" \
+      --cmd "target/debug/printscout read {host}:{port} --community {community} --json --timeout 1s" \
+      --min-percent 95 --json-out target/corpus-score.json | tail -n 25
+else
+  echo "== shared corpus not present: skipped (set PRINTSCOUT_CORPUS to score it)"
+fi
+
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  echo "== fuzz"
+  bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi
+echo "== all tests passed"
