@@ -10,9 +10,22 @@ use printscout_engine::printer::{Reading, SupplyState};
 pub fn summary(r: &Reading) -> String {
     let mut o = String::new();
     let id = &r.identity;
-    let name = [id.vendor.as_deref(), id.model.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    let name = if name.is_empty() { "Unknown device".to_string() } else { name };
-    let _ = writeln!(o, "{name} — {} ({})", kind_words(&r.device_kind), r.classification);
+    let name = [id.vendor.as_deref(), id.model.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let name = if name.is_empty() {
+        "Unknown device".to_string()
+    } else {
+        name
+    };
+    let _ = writeln!(
+        o,
+        "{name} — {} ({})",
+        kind_words(&r.device_kind),
+        r.classification
+    );
     let via = match (&r.credential, &r.snmp_version) {
         (Some(c), Some(v)) => format!(" via '{c}' (SNMP v{v})"),
         _ => String::new(),
@@ -59,7 +72,13 @@ pub fn summary(r: &Reading) -> String {
         let _ = writeln!(o, "  supplies:");
         for s in &r.supplies {
             let colour = s.color.as_deref().unwrap_or("");
-            let _ = writeln!(o, "    {:<8} {:<40} {}", colour, truncate(&s.description, 40), level_words(s.state, s.percent));
+            let _ = writeln!(
+                o,
+                "    {:<8} {:<40} {}",
+                colour,
+                truncate(&s.description, 40),
+                level_words(s.state, s.percent)
+            );
         }
     }
     if !r.trays.is_empty() {
@@ -67,7 +86,10 @@ pub fn summary(r: &Reading) -> String {
             .trays
             .iter()
             .map(|t| {
-                let name = t.name.clone().unwrap_or_else(|| format!("tray {}", t.index));
+                let name = t
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("tray {}", t.index));
                 format!("{name}: {}", level_words(t.state, t.percent))
             })
             .collect();
@@ -79,7 +101,11 @@ pub fn summary(r: &Reading) -> String {
     for n in &r.notes {
         let _ = writeln!(o, "  note: {n}");
     }
-    let _ = writeln!(o, "  read in {} ms with {} request(s)", r.stats.elapsed_ms, r.stats.requests);
+    let _ = writeln!(
+        o,
+        "  read in {} ms with {} request(s)",
+        r.stats.elapsed_ms, r.stats.requests
+    );
     o
 }
 
@@ -122,5 +148,9 @@ fn truncate(s: &str, n: usize) -> String {
 
 fn uptime(s: u64) -> String {
     let (d, h, m) = (s / 86400, (s % 86400) / 3600, (s % 3600) / 60);
-    if d > 0 { format!("{d}d {h}h") } else { format!("{h}h {m}m") }
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else {
+        format!("{h}h {m}m")
+    }
 }

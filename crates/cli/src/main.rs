@@ -18,10 +18,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use printscout_engine::printer::read::{build_reading, collect};
 use printscout_engine::printer::{Reading, read_device};
+use printscout_engine::secret::Secret;
 use printscout_engine::snmp::recording::{Recording, RecordingSession};
 use printscout_engine::snmp::transport::SnmpTransport;
 use printscout_engine::snmp::{AuthProto, Credential, PrivProto, SnmpOptions, Version};
-use printscout_engine::secret::Secret;
 
 /// PrintScout: finds and reads network printers.
 #[derive(Parser)]
@@ -116,7 +116,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("printscout: cannot start: {e}");
@@ -144,7 +147,8 @@ async fn read(args: ReadArgs) -> Result<ExitCode> {
         ..SnmpOptions::default()
     };
     let reading = if let Some(path) = &args.recording {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let session = RecordingSession::new(Recording::parse(&text), Version::V2c);
         let c = collect(&session, &options).await?;
         let mut r = build_reading(&c.snapshot, c.vendor);
@@ -162,7 +166,10 @@ async fn read(args: ReadArgs) -> Result<ExitCode> {
             Ok(r) => r,
             Err(e) => {
                 if args.json {
-                    println!("{}", serde_json::json!({ "target": addr.to_string(), "error": e.to_string() }));
+                    println!(
+                        "{}",
+                        serde_json::json!({ "target": addr.to_string(), "error": e.to_string() })
+                    );
                 }
                 eprintln!("printscout: {e}");
                 return Ok(ExitCode::from(1));
@@ -187,7 +194,10 @@ async fn resolve(target: &str) -> Result<SocketAddr> {
         target.to_string()
     } else if target.parse::<std::net::Ipv6Addr>().is_ok() {
         format!("[{target}]:161")
-    } else if target.rsplit_once(':').is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok()) {
+    } else if target
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
+    {
         target.to_string()
     } else {
         format!("{target}:161")
@@ -195,7 +205,9 @@ async fn resolve(target: &str) -> Result<SocketAddr> {
     let mut addrs = tokio::net::lookup_host(&with_port)
         .await
         .with_context(|| format!("cannot resolve '{target}'"))?;
-    addrs.next().with_context(|| format!("'{target}' has no address"))
+    addrs
+        .next()
+        .with_context(|| format!("'{target}' has no address"))
 }
 
 fn credentials(a: &ReadArgs) -> Result<Vec<Credential>> {
@@ -205,11 +217,16 @@ fn credentials(a: &ReadArgs) -> Result<Vec<Credential>> {
             bail!("SNMPv3 needs --v3-user");
         };
         let auth = match a.auth_proto {
-            Some(p) => Some((auth_proto(p), passphrase(&a.auth_pass_env, "authentication")?)),
+            Some(p) => Some((
+                auth_proto(p),
+                passphrase(&a.auth_pass_env, "authentication")?,
+            )),
             None => None,
         };
         let privacy = match a.priv_proto {
-            Some(p) if auth.is_some() => Some((priv_proto(p), passphrase(&a.priv_pass_env, "privacy")?)),
+            Some(p) if auth.is_some() => {
+                Some((priv_proto(p), passphrase(&a.priv_pass_env, "privacy")?))
+            }
             Some(_) => bail!("--priv-proto needs --auth-proto too"),
             None => None,
         };
@@ -225,7 +242,11 @@ fn credentials(a: &ReadArgs) -> Result<Vec<Credential>> {
         VersionArg::V1 => Version::V1,
         _ => Version::V2c,
     };
-    let list = if a.communities.is_empty() { vec!["public".to_string()] } else { a.communities.clone() };
+    let list = if a.communities.is_empty() {
+        vec!["public".to_string()]
+    } else {
+        a.communities.clone()
+    };
     let n = list.len();
     Ok(list
         .into_iter()
@@ -244,16 +265,17 @@ fn credentials(a: &ReadArgs) -> Result<Vec<Credential>> {
 }
 
 fn passphrase(env: &str, what: &str) -> Result<Secret> {
-    if let Ok(v) = std::env::var(env) {
-        if !v.is_empty() {
-            return Ok(Secret::new(v));
-        }
+    if let Ok(v) = std::env::var(env)
+        && !v.is_empty()
+    {
+        return Ok(Secret::new(v));
     }
     use std::io::IsTerminal;
     if !std::io::stdin().is_terminal() {
         bail!("the SNMPv3 {what} passphrase is not set: put it in the environment variable {env}");
     }
-    let v = rpassword::prompt_password(format!("SNMPv3 {what} passphrase: ")).context("cannot read the passphrase")?;
+    let v = rpassword::prompt_password(format!("SNMPv3 {what} passphrase: "))
+        .context("cannot read the passphrase")?;
     Ok(Secret::new(v))
 }
 

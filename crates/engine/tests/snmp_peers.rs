@@ -31,11 +31,27 @@ async fn read(addr: SocketAddr, creds: &[Credential]) -> Result<Reading, ReadErr
 #[tokio::test]
 async fn every_synthetic_recording_reads_through_snmpsim_without_errors() {
     let sim = Snmpsim::start(&recordings_dir());
-    for stem in ["mono-laser", "colour-mfp", "alerts-errors", "sentinel-supplies", "windows-print-server", "brother-blob"] {
-        let r = read(sim.addr, &[v2c(stem, stem)]).await.unwrap_or_else(|e| panic!("{stem}: {e}"));
-        assert!(r.identity.uptime_seconds.is_some(), "{stem}: sysUpTime read");
+    for stem in [
+        "mono-laser",
+        "colour-mfp",
+        "alerts-errors",
+        "sentinel-supplies",
+        "windows-print-server",
+        "brother-blob",
+    ] {
+        let r = read(sim.addr, &[v2c(stem, stem)])
+            .await
+            .unwrap_or_else(|e| panic!("{stem}: {e}"));
+        assert!(
+            r.identity.uptime_seconds.is_some(),
+            "{stem}: sysUpTime read"
+        );
         assert_eq!(r.credential.as_deref(), Some(stem));
-        assert!(r.stats.requests >= 1 && r.stats.requests <= 8, "{stem}: {} requests", r.stats.requests);
+        assert!(
+            r.stats.requests >= 1 && r.stats.requests <= 8,
+            "{stem}: {} requests",
+            r.stats.requests
+        );
         assert_eq!(r.stats.stalled_walks, 0, "{stem}");
     }
 }
@@ -43,17 +59,28 @@ async fn every_synthetic_recording_reads_through_snmpsim_without_errors() {
 #[tokio::test]
 async fn a_windows_print_server_is_not_a_printer_but_a_laser_is() {
     let sim = Snmpsim::start(&recordings_dir());
-    let host = read(sim.addr, &[v2c("w", "windows-print-server")]).await.expect("read");
+    let host = read(sim.addr, &[v2c("w", "windows-print-server")])
+        .await
+        .expect("read");
     assert!(!host.is_printer, "{}", host.classification);
-    let laser = read(sim.addr, &[v2c("m", "mono-laser")]).await.expect("read");
+    let laser = read(sim.addr, &[v2c("m", "mono-laser")])
+        .await
+        .expect("read");
     assert!(laser.is_printer, "{}", laser.classification);
 }
 
 #[tokio::test]
 async fn snmpv1_reads_the_same_printer_with_getnext() {
     let sim = Snmpsim::start(&recordings_dir());
-    let v1 = read(sim.addr, &[Credential::community("v1", Version::V1, "mono-laser")]).await.expect("v1 read");
-    let v2 = read(sim.addr, &[v2c("v2", "mono-laser")]).await.expect("v2c read");
+    let v1 = read(
+        sim.addr,
+        &[Credential::community("v1", Version::V1, "mono-laser")],
+    )
+    .await
+    .expect("v1 read");
+    let v2 = read(sim.addr, &[v2c("v2", "mono-laser")])
+        .await
+        .expect("v2c read");
     assert_eq!(v1.snmp_version.as_deref(), Some("1"));
     assert_eq!(v1.identity.serial, v2.identity.serial);
     assert_eq!(v1.counters, v2.counters);
@@ -66,13 +93,22 @@ async fn net_snmp_snmpd_serves_the_same_printer_and_it_reads_the_same() {
     let rec = recordings_dir().join("mono-laser.snmprec");
     let snmpd = Snmpd::start_on_free_port(&rec, "public");
     let sim = Snmpsim::start(&recordings_dir());
-    let a = read(snmpd.addr(), &[v2c("public", "public")]).await.expect("snmpd read");
-    let b = read(sim.addr, &[v2c("m", "mono-laser")]).await.expect("snmpsim read");
+    let a = read(snmpd.addr(), &[v2c("public", "public")])
+        .await
+        .expect("snmpd read");
+    let b = read(sim.addr, &[v2c("m", "mono-laser")])
+        .await
+        .expect("snmpsim read");
     assert!(a.is_printer);
     assert_eq!(a.identity.serial, b.identity.serial);
     assert_eq!(a.identity.model, b.identity.model);
     assert_eq!(a.counters, b.counters);
-    let levels = |r: &Reading| r.supplies.iter().map(|s| (s.index, s.level, s.max)).collect::<Vec<_>>();
+    let levels = |r: &Reading| {
+        r.supplies
+            .iter()
+            .map(|s| (s.index, s.level, s.max))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(levels(&a), levels(&b));
 }
 
@@ -80,26 +116,48 @@ async fn net_snmp_snmpd_serves_the_same_printer_and_it_reads_the_same() {
 async fn an_unreachable_host_fails_within_timeout_times_attempts() {
     let dead: SocketAddr = ([127, 0, 0, 1], free_udp_port()).into();
     let t0 = Instant::now();
-    let err = read_device(&SnmpTransport::new(0), dead, &[v2c("public", "public")], &opts(300, 1))
-        .await
-        .expect_err("nothing listens there");
+    let err = read_device(
+        &SnmpTransport::new(0),
+        dead,
+        &[v2c("public", "public")],
+        &opts(300, 1),
+    )
+    .await
+    .expect_err("nothing listens there");
     let took = t0.elapsed();
     assert!(matches!(err, ReadError::NoAnswer { .. }), "{err}");
-    assert!(took >= Duration::from_millis(550), "gave up early: {took:?}");
-    assert!(took < Duration::from_millis(2500), "took {took:?} for 2 × 300 ms");
+    assert!(
+        took >= Duration::from_millis(550),
+        "gave up early: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(2500),
+        "took {took:?} for 2 × 300 ms"
+    );
     assert!(err.to_string().contains("no answer from"), "{err}");
 }
 
 #[tokio::test]
 async fn several_dead_credentials_still_cost_one_timeout_not_one_each() {
     let dead: SocketAddr = ([127, 0, 0, 1], free_udp_port()).into();
-    let creds: Vec<_> = (1..=4).map(|i| v2c(&format!("community #{i}"), &format!("secret-{i}"))).collect();
+    let creds: Vec<_> = (1..=4)
+        .map(|i| v2c(&format!("community #{i}"), &format!("secret-{i}")))
+        .collect();
     let t0 = Instant::now();
-    let err = read_device(&SnmpTransport::new(0), dead, &creds, &opts(300, 1)).await.expect_err("dead");
-    assert!(t0.elapsed() < Duration::from_millis(2500), "{:?}", t0.elapsed());
+    let err = read_device(&SnmpTransport::new(0), dead, &creds, &opts(300, 1))
+        .await
+        .expect_err("dead");
+    assert!(
+        t0.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        t0.elapsed()
+    );
     let msg = err.to_string();
     for i in 1..=4 {
-        assert!(msg.contains(&format!("community #{i}")), "names every credential tried: {msg}");
+        assert!(
+            msg.contains(&format!("community #{i}")),
+            "names every credential tried: {msg}"
+        );
     }
     assert!(!msg.contains("secret-"), "never the values: {msg}");
 }
@@ -107,7 +165,11 @@ async fn several_dead_credentials_still_cost_one_timeout_not_one_each() {
 #[tokio::test]
 async fn the_first_community_in_order_that_answers_is_used_and_reported() {
     let sim = Snmpsim::start(&recordings_dir());
-    let creds = [v2c("wrong", "no-such-community"), v2c("laser", "mono-laser"), v2c("mfp", "colour-mfp")];
+    let creds = [
+        v2c("wrong", "no-such-community"),
+        v2c("laser", "mono-laser"),
+        v2c("mfp", "colour-mfp"),
+    ];
     let r = read(sim.addr, &creds).await.expect("one of them answers");
     assert_eq!(r.credential.as_deref(), Some("laser"));
 }
@@ -115,15 +177,31 @@ async fn the_first_community_in_order_that_answers_is_used_and_reported() {
 #[tokio::test]
 async fn a_wrong_community_says_which_credentials_were_tried_by_name_only() {
     let sim = Snmpsim::start(&recordings_dir());
-    let creds = [v2c("office", "very-secret-1"), v2c("backup", "very-secret-2")];
-    let err = read_device(&SnmpTransport::new(0), sim.addr, &creds, &opts(300, 0)).await.expect_err("wrong");
+    let creds = [
+        v2c("office", "very-secret-1"),
+        v2c("backup", "very-secret-2"),
+    ];
+    let err = read_device(&SnmpTransport::new(0), sim.addr, &creds, &opts(300, 0))
+        .await
+        .expect_err("wrong");
     let msg = err.to_string();
-    assert!(msg.contains("'office'") && msg.contains("'backup'"), "{msg}");
+    assert!(
+        msg.contains("'office'") && msg.contains("'backup'"),
+        "{msg}"
+    );
     assert!(!msg.contains("very-secret"), "{msg}");
-    assert!(!format!("{err:?}").contains("very-secret"), "Debug must not leak either");
+    assert!(
+        !format!("{err:?}").contains("very-secret"),
+        "Debug must not leak either"
+    );
 }
 
-fn v3(user: &str, auth: Option<(AuthProto, &str)>, privacy: Option<(PrivProto, &str)>, ctx: &str) -> Credential {
+fn v3(
+    user: &str,
+    auth: Option<(AuthProto, &str)>,
+    privacy: Option<(PrivProto, &str)>,
+    ctx: &str,
+) -> Credential {
     Credential::V3 {
         name: user.into(),
         user: user.into(),
@@ -138,8 +216,20 @@ fn v3_sim() -> Snmpsim {
         &recordings_dir(),
         &[
             V3User::auth("reader", "SHA", "reader-auth-key"),
-            V3User::auth_priv("secure", "SHA256", "secure-auth-key", "AES", "secure-priv-key"),
-            V3User::auth_priv("strong", "SHA512", "strong-auth-key", "AES256", "strong-priv-key"),
+            V3User::auth_priv(
+                "secure",
+                "SHA256",
+                "secure-auth-key",
+                "AES",
+                "secure-priv-key",
+            ),
+            V3User::auth_priv(
+                "strong",
+                "SHA512",
+                "strong-auth-key",
+                "AES256",
+                "strong-priv-key",
+            ),
             V3User::auth_priv("legacy", "MD5", "legacy-auth-key", "DES", "legacy-priv-key"),
         ],
     )
@@ -148,15 +238,39 @@ fn v3_sim() -> Snmpsim {
 #[tokio::test]
 async fn snmpv3_auth_no_priv_and_auth_priv_read_the_printer_in_its_context() {
     let sim = v3_sim();
-    let plain = read(sim.addr, &[v2c("m", "v3-printer")]).await.expect("v2c read");
+    let plain = read(sim.addr, &[v2c("m", "v3-printer")])
+        .await
+        .expect("v2c read");
     for cred in [
-        v3("reader", Some((AuthProto::Sha1, "reader-auth-key")), None, "v3-printer"),
-        v3("secure", Some((AuthProto::Sha256, "secure-auth-key")), Some((PrivProto::Aes128, "secure-priv-key")), "v3-printer"),
-        v3("strong", Some((AuthProto::Sha512, "strong-auth-key")), Some((PrivProto::Aes256, "strong-priv-key")), "v3-printer"),
-        v3("legacy", Some((AuthProto::Md5, "legacy-auth-key")), Some((PrivProto::Des, "legacy-priv-key")), "v3-printer"),
+        v3(
+            "reader",
+            Some((AuthProto::Sha1, "reader-auth-key")),
+            None,
+            "v3-printer",
+        ),
+        v3(
+            "secure",
+            Some((AuthProto::Sha256, "secure-auth-key")),
+            Some((PrivProto::Aes128, "secure-priv-key")),
+            "v3-printer",
+        ),
+        v3(
+            "strong",
+            Some((AuthProto::Sha512, "strong-auth-key")),
+            Some((PrivProto::Aes256, "strong-priv-key")),
+            "v3-printer",
+        ),
+        v3(
+            "legacy",
+            Some((AuthProto::Md5, "legacy-auth-key")),
+            Some((PrivProto::Des, "legacy-priv-key")),
+            "v3-printer",
+        ),
     ] {
         let name = cred.name().to_string();
-        let r = read(sim.addr, &[cred]).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let r = read(sim.addr, &[cred])
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(r.snmp_version.as_deref(), Some("3"));
         assert_eq!(r.identity.serial, plain.identity.serial, "{name}");
         assert_eq!(r.counters, plain.counters, "{name}");
@@ -168,12 +282,33 @@ async fn snmpv3_auth_no_priv_and_auth_priv_read_the_printer_in_its_context() {
 async fn a_wrong_snmpv3_key_is_an_authentication_failure_never_a_reading() {
     let sim = v3_sim();
     for (cred, what) in [
-        (v3("reader", Some((AuthProto::Sha1, "not-the-auth-key")), None, "v3-printer"), "auth"),
         (
-            v3("secure", Some((AuthProto::Sha256, "secure-auth-key")), Some((PrivProto::Aes128, "not-the-priv-key")), "v3-printer"),
+            v3(
+                "reader",
+                Some((AuthProto::Sha1, "not-the-auth-key")),
+                None,
+                "v3-printer",
+            ),
+            "auth",
+        ),
+        (
+            v3(
+                "secure",
+                Some((AuthProto::Sha256, "secure-auth-key")),
+                Some((PrivProto::Aes128, "not-the-priv-key")),
+                "v3-printer",
+            ),
             "priv",
         ),
-        (v3("nobody", Some((AuthProto::Sha1, "whatever-key")), None, "v3-printer"), "user"),
+        (
+            v3(
+                "nobody",
+                Some((AuthProto::Sha1, "whatever-key")),
+                None,
+                "v3-printer",
+            ),
+            "user",
+        ),
     ] {
         let err = read_device(&SnmpTransport::new(0), sim.addr, &[cred], &opts(1000, 0))
             .await
@@ -181,14 +316,19 @@ async fn a_wrong_snmpv3_key_is_an_authentication_failure_never_a_reading() {
         let msg = err.to_string();
         assert!(matches!(err, ReadError::Auth { .. }), "{what}: {msg}");
         assert!(msg.contains("authentication failed"), "{what}: {msg}");
-        assert!(!msg.contains("not-the-"), "{what}: the key must not be printed: {msg}");
+        assert!(
+            !msg.contains("not-the-"),
+            "{what}: the key must not be printed: {msg}"
+        );
     }
 }
 
 /// A UDP peer that answers every datagram with garbage: truncated echoes,
 /// random bytes, and a BER header claiming 4 GB.
 async fn hostile_agent() -> SocketAddr {
-    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = sock.local_addr().expect("addr");
     tokio::spawn(async move {
         let mut buf = vec![0u8; 65536];
@@ -198,12 +338,17 @@ async fn hostile_agent() -> SocketAddr {
             let mut replies: Vec<Vec<u8>> = vec![
                 buf[..n / 2].to_vec(),
                 vec![0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01],
-                (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761) ^ n_seen) as u8).collect(),
+                (0..n)
+                    .map(|i| ((i as u32).wrapping_mul(2_654_435_761) ^ n_seen) as u8)
+                    .collect(),
             ];
             // The request itself, with the PDU tag turned into a Response: a reply
             // whose content does not match what was asked.
             let mut echo = buf[..n].to_vec();
-            if let Some(p) = echo.iter().position(|&b| b == 0xa0 || b == 0xa5 || b == 0xa1) {
+            if let Some(p) = echo
+                .iter()
+                .position(|&b| b == 0xa0 || b == 0xa5 || b == 0xa1)
+            {
                 echo[p] = 0xa2;
                 echo.truncate(echo.len().saturating_sub(3));
                 replies.push(echo);
@@ -223,7 +368,10 @@ async fn garbage_from_a_hostile_agent_is_dropped_and_counted_never_a_panic() {
     let err = read_device(&transport, addr, &[v2c("public", "public")], &opts(300, 1))
         .await
         .expect_err("garbage is not an answer");
-    assert!(matches!(err, ReadError::NoAnswer { .. } | ReadError::Snmp { .. }), "{err}");
+    assert!(
+        matches!(err, ReadError::NoAnswer { .. } | ReadError::Snmp { .. }),
+        "{err}"
+    );
     let stats = transport.stats();
     assert!(stats.malformed + stats.discarded > 0, "{stats:?}");
 }

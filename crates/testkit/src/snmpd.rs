@@ -239,6 +239,8 @@ impl Snmpd {
         }
         text.push_str("# per-request connection logging halves throughput\n");
         text.push_str("dontLogTCPWrappersConnects yes\n");
+        // Many devices on one agent: a burst of requests must not overflow its socket.
+        text.push_str("serverRecvBuf 4194304\nserverSendBuf 4194304\n");
         text.push_str(&overrides);
         std::fs::write(&conf, text).expect("write snmpd.conf");
 

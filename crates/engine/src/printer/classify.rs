@@ -17,9 +17,9 @@
 
 use super::model::Reading;
 use super::oids::{HR_DEVICE_TYPE, PRT_MARKER, PRT_SUPPLIES};
-use super::snapshot::Snapshot;
 use super::standard::printer_rows;
 use super::vendors::{contains_word, starts_with_word};
+use crate::snmp::Snapshot;
 
 /// Enterprise subtrees (as dotted prefixes of sysObjectID) that are printers.
 const PRINTER_OBJECT_IDS: &[&str] = &[
@@ -77,11 +77,24 @@ const NOT_PRINTER_ENTERPRISES: &[u32] = &[
 ];
 
 const OS_WORDS: &[&str] = &[
-    "linux", "windows", "hardware:", "darwin", "freebsd", "openbsd", "netbsd", "sunos", "cisco", "routeros",
-    "vmware", "juniper", "junos",
+    "linux",
+    "windows",
+    "hardware:",
+    "darwin",
+    "freebsd",
+    "openbsd",
+    "netbsd",
+    "sunos",
+    "cisco",
+    "routeros",
+    "vmware",
+    "juniper",
+    "junos",
 ];
 
-const LABEL_MAKERS: &[&str] = &["zebra", "zebranet", "tsc", "sato", "intermec", "datamax", "godex", "avery"];
+const LABEL_MAKERS: &[&str] = &[
+    "zebra", "zebranet", "tsc", "sato", "intermec", "datamax", "godex", "avery",
+];
 
 /// Sets `is_printer`, `device_kind` and `classification`.
 pub fn classify(snap: &Snapshot, r: &mut Reading) {
@@ -92,17 +105,36 @@ pub fn classify(snap: &Snapshot, r: &mut Reading) {
 }
 
 fn decide(snap: &Snapshot, r: &Reading) -> (bool, &'static str, String) {
-    let descr = r.identity.description.clone().unwrap_or_default().to_lowercase();
+    let descr = r
+        .identity
+        .description
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
     let oid = r.identity.sys_object_id.clone().unwrap_or_default();
-    let has_markers = snap.has_any(&format!("{PRT_MARKER}.4")) || snap.has_any(&format!("{PRT_SUPPLIES}.6"))
+    let has_markers = snap.has_any(&format!("{PRT_MARKER}.4"))
+        || snap.has_any(&format!("{PRT_SUPPLIES}.6"))
         || snap.has_any(&format!("{PRT_SUPPLIES}.9"));
-    let vendor_counters = r.counter_sources.iter().any(|c| !c.oid.starts_with("1.3.6.1.2.1.43."));
+    let vendor_counters = r
+        .counter_sources
+        .iter()
+        .any(|c| !c.oid.starts_with("1.3.6.1.2.1.43."));
     let label = LABEL_MAKERS.iter().any(|w| contains_word(&descr, w))
-        || ["1.3.6.1.4.1.10642", "1.3.6.1.4.1.683", "1.3.6.1.4.1.3369", "1.3.6.1.4.1.10059", "1.3.6.1.4.1.1206", "1.3.6.1.4.1.51966"]
-            .iter()
-            .any(|p| under(&oid, p))
+        || [
+            "1.3.6.1.4.1.10642",
+            "1.3.6.1.4.1.683",
+            "1.3.6.1.4.1.3369",
+            "1.3.6.1.4.1.10059",
+            "1.3.6.1.4.1.1206",
+            "1.3.6.1.4.1.51966",
+        ]
+        .iter()
+        .any(|p| under(&oid, p))
         || (under(&oid, "1.3.6.1.4.1.1129.1") && !under(&oid, "1.3.6.1.4.1.1129.2"));
-    let mfp = r.counters.keys().any(|k| k.starts_with("copy") || k.starts_with("scan") || k == "fax");
+    let mfp = r
+        .counters
+        .keys()
+        .any(|k| k.starts_with("copy") || k.starts_with("scan") || k == "fax");
     let printer_kind = if label {
         "label_printer"
     } else if mfp {
@@ -112,42 +144,137 @@ fn decide(snap: &Snapshot, r: &Reading) -> (bool, &'static str, String) {
     };
 
     if contains_word(&descr, "projector") || descr.contains("lcd projector") {
-        return (false, "not_a_printer", "a projector (sysDescr says so)".into());
+        return (
+            false,
+            "not_a_printer",
+            "a projector (sysDescr says so)".into(),
+        );
     }
-    let scan_words = ["scan station", "scanstation", "digital sender", "scansnap", "network scanner", "scan server"];
+    let scan_words = [
+        "scan station",
+        "scanstation",
+        "digital sender",
+        "scansnap",
+        "network scanner",
+        "scan server",
+    ];
     if !has_markers && scan_words.iter().any(|w| descr.contains(w)) && !descr.contains("printer") {
-        return (false, "scan_server", "a network scanner: no marker, no supplies".into());
+        return (
+            false,
+            "scan_server",
+            "a network scanner: no marker, no supplies".into(),
+        );
     }
     if has_markers {
-        return (true, printer_kind, "has Printer-MIB marker or supplies data".into());
+        return (
+            true,
+            printer_kind,
+            "has Printer-MIB marker or supplies data".into(),
+        );
     }
     if vendor_counters {
-        return (true, printer_kind, "has a printer maker's page counters".into());
+        return (
+            true,
+            printer_kind,
+            "has a printer maker's page counters".into(),
+        );
     }
     let ent = r.identity.enterprise.unwrap_or(0);
-    if NOT_PRINTER_ENTERPRISES.contains(&ent) || under(&oid, "1.3.6.1.4.1.11.2.3.7") || under(&oid, "1.3.6.1.4.1.674.10892") {
-        return (false, "not_a_printer", format!("a computer or network device (enterprise {ent}), no Printer-MIB"));
+    if NOT_PRINTER_ENTERPRISES.contains(&ent)
+        || under(&oid, "1.3.6.1.4.1.11.2.3.7")
+        || under(&oid, "1.3.6.1.4.1.674.10892")
+    {
+        return (
+            false,
+            "not_a_printer",
+            format!("a computer or network device (enterprise {ent}), no Printer-MIB"),
+        );
     }
     if OS_WORDS.iter().any(|w| starts_with_word(&descr, w)) {
-        return (false, "not_a_printer", "a host operating system with no Printer-MIB".into());
+        return (
+            false,
+            "not_a_printer",
+            "a host operating system with no Printer-MIB".into(),
+        );
     }
     if let Some(p) = PRINTER_OBJECT_IDS.iter().find(|p| under(&oid, p)) {
-        return (true, printer_kind, format!("sysObjectID is under a printer maker's tree ({p})"));
+        return (
+            true,
+            printer_kind,
+            format!("sysObjectID is under a printer maker's tree ({p})"),
+        );
     }
     // HP's enterprise also holds switches (11.2.3.7) and computers (11.2.3.2,
     // 11.2.3.10); what is left with no host sysDescr is a JetDirect.
-    if ent == 11 && !["1.3.6.1.4.1.11.2.3.2", "1.3.6.1.4.1.11.2.3.10", "1.3.6.1.4.1.11.2.14"].iter().any(|p| under(&oid, p)) {
-        return (true, printer_kind, "an HP device that is not a switch or a computer (JetDirect)".into());
+    if ent == 11
+        && ![
+            "1.3.6.1.4.1.11.2.3.2",
+            "1.3.6.1.4.1.11.2.3.10",
+            "1.3.6.1.4.1.11.2.14",
+        ]
+        .iter()
+        .any(|p| under(&oid, p))
+    {
+        return (
+            true,
+            printer_kind,
+            "an HP device that is not a switch or a computer (JetDirect)".into(),
+        );
     }
     const MAKERS: &[&str] = &[
-        "hp", "canon", "ricoh", "kyocera", "xerox", "fuji xerox", "fujifilm", "konica minolta", "konica", "develop",
-        "brother", "lexmark", "sharp", "epson", "samsung", "oki", "okidata", "toshiba", "dell", "zebra", "savin",
-        "lanier", "gestetner", "nrg", "utax", "ta_utax", "pantum", "tsc", "sato",
+        "hp",
+        "canon",
+        "ricoh",
+        "kyocera",
+        "xerox",
+        "fuji xerox",
+        "fujifilm",
+        "konica minolta",
+        "konica",
+        "develop",
+        "brother",
+        "lexmark",
+        "sharp",
+        "epson",
+        "samsung",
+        "oki",
+        "okidata",
+        "toshiba",
+        "dell",
+        "zebra",
+        "savin",
+        "lanier",
+        "gestetner",
+        "nrg",
+        "utax",
+        "ta_utax",
+        "pantum",
+        "tsc",
+        "sato",
     ];
-    let printer_words = ["printer", "print server", "laserjet", "officejet", "deskjet", "mfp", "copier", "imagerunner", "bizhub", "printing system"];
+    let printer_words = [
+        "printer",
+        "print server",
+        "laserjet",
+        "officejet",
+        "deskjet",
+        "mfp",
+        "copier",
+        "imagerunner",
+        "bizhub",
+        "printing system",
+    ];
     let maker_first = MAKERS.iter().any(|m| starts_with_word(&descr, m));
-    if maker_first && (printer_words.iter().any(|w| descr.contains(w)) || r.identity.enterprise.is_none() || ent == 0) {
-        return (true, printer_kind, "sysDescr names a printer maker and a printer".into());
+    if maker_first
+        && (printer_words.iter().any(|w| descr.contains(w))
+            || r.identity.enterprise.is_none()
+            || ent == 0)
+    {
+        return (
+            true,
+            printer_kind,
+            "sysDescr names a printer maker and a printer".into(),
+        );
     }
     let hr_printer = !printer_rows(snap).is_empty();
     let hr_other = snap.column(HR_DEVICE_TYPE).into_iter().any(|(_, v)| {
@@ -160,17 +287,32 @@ fn decide(snap: &Snapshot, r: &Reading) -> (bool, &'static str, String) {
             .unwrap_or(false)
     });
     if hr_printer && !hr_other {
-        return (true, printer_kind, "its only hrDeviceTable printer row is the device itself".into());
+        return (
+            true,
+            printer_kind,
+            "its only hrDeviceTable printer row is the device itself".into(),
+        );
     }
     if hr_printer {
-        return (false, "not_a_printer", "lists print queues (hrDevicePrinter) beside processors or disks: a host".into());
+        return (
+            false,
+            "not_a_printer",
+            "lists print queues (hrDevicePrinter) beside processors or disks: a host".into(),
+        );
     }
     if maker_first {
         return (true, printer_kind, "sysDescr names a printer maker".into());
     }
-    (false, "not_a_printer", "no Printer-MIB, no printer maker's data".into())
+    (
+        false,
+        "not_a_printer",
+        "no Printer-MIB, no printer maker's data".into(),
+    )
 }
 
 fn under(oid: &str, prefix: &str) -> bool {
-    oid == prefix || oid.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.'))
+    oid == prefix
+        || oid
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.'))
 }

@@ -6,12 +6,11 @@ pub mod model;
 pub mod names;
 pub mod oids;
 pub mod read;
-pub mod snapshot;
 pub mod standard;
 #[cfg(test)]
 pub(crate) mod testutil;
 pub mod vendors;
 
+pub use crate::snmp::Snapshot;
 pub use model::{Reading, Supply, SupplyState};
 pub use read::{ReadError, build_reading, read_device};
-pub use snapshot::Snapshot;

@@ -72,8 +72,16 @@ pub fn error_words(name: &str) -> &'static str {
 pub fn error_is_blocking(name: &str) -> bool {
     matches!(
         name,
-        "noPaper" | "noToner" | "doorOpen" | "jammed" | "offline" | "serviceRequested" | "inputTrayMissing"
-            | "outputTrayMissing" | "markerSupplyMissing" | "outputFull"
+        "noPaper"
+            | "noToner"
+            | "doorOpen"
+            | "jammed"
+            | "offline"
+            | "serviceRequested"
+            | "inputTrayMissing"
+            | "outputTrayMissing"
+            | "markerSupplyMissing"
+            | "outputFull"
     )
 }
 

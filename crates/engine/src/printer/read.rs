@@ -25,11 +25,11 @@ use super::classify::classify;
 use super::model::Reading;
 use super::names::{error_is_blocking, error_words};
 use super::oids::*;
-use super::snapshot::Snapshot;
 use super::standard;
 use super::vendors::{self, VendorModule};
+use crate::snmp::Snapshot;
 use crate::snmp::transport::{SnmpTransport, UdpSession};
-use crate::snmp::walk::{FetchPlan, FetchStats, fetch};
+use crate::snmp::walk::{FetchPlan, FetchStats, fetch, fetch_with};
 use crate::snmp::{Credential, Oid, SnmpError, SnmpOptions, SnmpSession};
 
 /// Why a device could not be read.
@@ -72,7 +72,9 @@ pub enum ReadError {
 
 /// The first round: what every device is asked.
 pub fn first_round_plan() -> FetchPlan {
-    let col = |base: &str, cols: &[u32]| -> Vec<Oid> { cols.iter().map(|c| Oid::lit(base).child(&[*c])).collect() };
+    let col = |base: &str, cols: &[u32]| -> Vec<Oid> {
+        cols.iter().map(|c| Oid::lit(base).child(&[*c])).collect()
+    };
     let mut subtrees: Vec<Oid> = [
         IF_PHYS_ADDRESS,
         HR_DEVICE_TYPE,
@@ -89,10 +91,17 @@ pub fn first_round_plan() -> FetchPlan {
     .map(|s| Oid::lit(s))
     .collect();
     subtrees.extend(printer_mib_columns());
-    let mut scalars: Vec<Oid> = [SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME, SYS_CONTACT, SYS_NAME, SYS_LOCATION]
-        .iter()
-        .map(|s| Oid::lit(s))
-        .collect();
+    let mut scalars: Vec<Oid> = [
+        SYS_DESCR,
+        SYS_OBJECT_ID,
+        SYS_UPTIME,
+        SYS_CONTACT,
+        SYS_NAME,
+        SYS_LOCATION,
+    ]
+    .iter()
+    .map(|s| Oid::lit(s))
+    .collect();
     scalars.extend(vendors::probe_oids());
     let _ = col;
     FetchPlan {
@@ -128,31 +137,61 @@ pub struct Collected {
     pub vendor: Option<&'static VendorModule>,
 }
 
-/// Runs rounds 1 and 2 on `session`. Fails only when round 1 got no answer.
-pub async fn collect<S: SnmpSession>(session: &S, options: &SnmpOptions) -> Result<Collected, SnmpError> {
+/// Runs rounds 1 and 2 on `session` as one exchange: as soon as the first
+/// answer names the maker, its OIDs join the requests still to be sent. Fails
+/// only when the first request got no answer.
+pub async fn collect<S: SnmpSession>(
+    session: &S,
+    options: &SnmpOptions,
+) -> Result<Collected, SnmpError> {
     let mut snapshot = Snapshot::default();
     let mut notes = Vec::new();
-    let mut stats = match fetch(session, &first_round_plan(), options, snapshot.values_mut()).await {
+    let mut vendor = None;
+    let found = &mut vendor;
+    let res = fetch_with(
+        session,
+        &first_round_plan(),
+        options,
+        &mut snapshot,
+        |snap| {
+            let mut probe = Reading::default();
+            standard::decode(snap, &mut probe);
+            let m = vendors::detect(snap, &probe)?;
+            *found = Some(m);
+            Some((m.plan)(snap))
+        },
+    )
+    .await;
+    let mut stats = match res {
         Ok(s) => s,
         Err(e) if snapshot.is_empty() => return Err(e),
         Err(e) => {
-            notes.push(format!("first round incomplete: {e}"));
-            FetchStats { requests: session.requests(), ..Default::default() }
+            notes.push(format!("the read is incomplete: {e}"));
+            FetchStats {
+                requests: session.requests(),
+                ..Default::default()
+            }
         }
     };
-    let mut probe = Reading::default();
-    standard::decode(&snapshot, &mut probe);
-    let vendor = vendors::detect(&snapshot, &probe);
-    if let Some(m) = vendor {
-        let plan = (m.plan)(&snapshot);
-        if !plan.is_empty() {
-            match fetch(session, &plan, options, snapshot.values_mut()).await {
+    // A maker recognised only from what arrived later (rare: no sysObjectID and
+    // no probe) gets its own round.
+    if vendor.is_none() {
+        let mut probe = Reading::default();
+        standard::decode(&snapshot, &mut probe);
+        if let Some(m) = vendors::detect(&snapshot, &probe) {
+            vendor = Some(m);
+            match fetch(session, &(m.plan)(&snapshot), options, &mut snapshot).await {
                 Ok(s) => stats.add(s),
                 Err(e) => notes.push(format!("{} data incomplete: {e}", m.name)),
             }
         }
     }
-    Ok(Collected { snapshot, stats, notes, vendor })
+    Ok(Collected {
+        snapshot,
+        stats,
+        notes,
+        vendor,
+    })
 }
 
 /// True when the snapshot holds no Printer-MIB table rows.
@@ -161,18 +200,26 @@ pub fn lacks_printer_mib(snap: &Snapshot) -> bool {
 }
 
 /// Fetches the Printer-MIB tables through another context's session.
-pub async fn collect_context<S: SnmpSession>(session: &S, options: &SnmpOptions, into: &mut Collected) {
+pub async fn collect_context<S: SnmpSession>(
+    session: &S,
+    options: &SnmpOptions,
+    into: &mut Collected,
+) {
     let plan = FetchPlan {
-        subtrees: printer_mib_columns().into_iter().chain([Oid::lit(PRT_COLORANT_VALUE)]).collect(),
+        subtrees: printer_mib_columns()
+            .into_iter()
+            .chain([Oid::lit(PRT_COLORANT_VALUE)])
+            .collect(),
         ..Default::default()
     };
-    let mut values = std::collections::BTreeMap::new();
+    let mut values = Snapshot::default();
     match fetch(session, &plan, options, &mut values).await {
         Ok(s) => into.stats.add(s),
         Err(_) => into.stats.requests += session.requests(),
     }
     if !values.is_empty() {
-        into.notes.push("Printer-MIB read from SNMP context 'Jetdirect'".into());
+        into.notes
+            .push("Printer-MIB read from SNMP context 'Jetdirect'".into());
         into.snapshot.merge_missing(values);
     }
 }
@@ -192,7 +239,9 @@ pub fn build_reading(snap: &Snapshot, vendor: Option<&'static VendorModule>) -> 
     tidy_model(&mut r);
     classify(snap, &mut r);
     r.status.overall = overall(&r).to_string();
-    if snap.is_empty() || (snap.len() <= 2 && r.identity.description.is_none() && r.counters.is_empty()) {
+    if snap.is_empty()
+        || (snap.len() <= 2 && r.identity.description.is_none() && r.counters.is_empty())
+    {
         r.notes.push(
             "the agent answered but exposes nothing a printer reader can use (no system group, Printer-MIB, Host-Resources or maker data)"
                 .into(),
@@ -207,18 +256,25 @@ fn generic_identity(snap: &Snapshot, r: &mut Reading) {
         .get(&Oid::lit(HR_DEVICE_DESCR).child(&[dev]))
         .and_then(|v| v.as_clean_text())
         .filter(|_| r.identity.enterprise != Some(311) && r.identity.enterprise != Some(8072));
-    let name = snap.column(PRT_GENERAL_PRINTER_NAME).into_iter().find_map(|(_, v)| v.as_clean_text());
+    let name = snap
+        .column(PRT_GENERAL_PRINTER_NAME)
+        .into_iter()
+        .find_map(|(_, v)| v.as_clean_text());
     r.identity.model = hr.or(name);
 }
 
 /// Strips the maker's name and " series" from the model.
 fn tidy_model(r: &mut Reading) {
-    let Some(model) = r.identity.model.take() else { return };
+    let Some(model) = r.identity.model.take() else {
+        return;
+    };
     let mut m = model.trim().to_string();
     if let Some(v) = &r.identity.vendor {
         for prefix in [v.as_str(), "Hewlett-Packard", "Hewlett Packard"] {
             let head = m.get(..prefix.len());
-            if head.is_some_and(|h| h.eq_ignore_ascii_case(prefix)) && m.as_bytes().get(prefix.len()) == Some(&b' ') {
+            if head.is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+                && m.as_bytes().get(prefix.len()) == Some(&b' ')
+            {
                 m = m.get(prefix.len()..).unwrap_or_default().trim().to_string();
             }
         }
@@ -233,7 +289,9 @@ fn tidy_model(r: &mut Reading) {
 
 fn overall(r: &Reading) -> &'static str {
     let blocking = r.status.errors.iter().any(|e| error_is_blocking(e))
-        || r.alerts.iter().any(|a| a.severity.as_deref() == Some("critical"));
+        || r.alerts
+            .iter()
+            .any(|a| a.severity.as_deref() == Some("critical"));
     if r.status.device.as_deref() == Some("down") || blocking {
         return "error";
     }
@@ -248,10 +306,18 @@ fn overall(r: &Reading) -> &'static str {
 
 /// A one-line summary of a reading's problems, in words.
 pub fn problems_in_words(r: &Reading) -> Vec<String> {
-    let mut v: Vec<String> = r.status.errors.iter().map(|e| error_words(e).to_string()).collect();
+    let mut v: Vec<String> = r
+        .status
+        .errors
+        .iter()
+        .map(|e| error_words(e).to_string())
+        .collect();
     for a in &r.alerts {
         if let Some(d) = a.description.clone().or_else(|| a.code_name.clone()) {
-            v.push(format!("{} alert: {d}", a.severity.as_deref().unwrap_or("an")));
+            v.push(format!(
+                "{} alert: {d}",
+                a.severity.as_deref().unwrap_or("an")
+            ));
         }
     }
     v
@@ -265,15 +331,21 @@ pub async fn read_device(
     options: &SnmpOptions,
 ) -> Result<Reading, ReadError> {
     let started = Instant::now();
-    let (cred, session, probe_requests) = choose_credential(transport, target, credentials, options).await?;
-    let mut collected = collect(&session, options).await.map_err(|e| to_read_error(e, target, cred, options))?;
-    if let Some(ctx) = collected.vendor.and_then(|m| m.extra_context) {
-        if lacks_printer_mib(&collected.snapshot) {
-            let mut short = options.clone();
-            short.retries = 0;
-            if let Ok(s) = transport.session(target, &cred.in_context(ctx), &short).await {
-                collect_context(&s, &short, &mut collected).await;
-            }
+    let (cred, session, probe_requests) =
+        choose_credential(transport, target, credentials, options).await?;
+    let mut collected = collect(&session, options)
+        .await
+        .map_err(|e| to_read_error(e, target, cred, options))?;
+    if let Some(ctx) = collected.vendor.and_then(|m| m.extra_context)
+        && lacks_printer_mib(&collected.snapshot)
+    {
+        let mut short = options.clone();
+        short.retries = 0;
+        if let Ok(s) = transport
+            .session(target, &cred.in_context(ctx), &short)
+            .await
+        {
+            collect_context(&s, &short, &mut collected).await;
         }
     }
     let mut r = build_reading(&collected.snapshot, collected.vendor);
@@ -286,12 +358,20 @@ pub async fn read_device(
     r.stats.truncated_walks = collected.stats.truncated_walks;
     r.stats.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     if collected.stats.stalled_walks > 0 {
-        r.notes.push(format!("{} walk(s) stopped because the agent did not advance", collected.stats.stalled_walks));
+        r.notes.push(format!(
+            "{} walk(s) stopped because the agent did not advance",
+            collected.stats.stalled_walks
+        ));
     }
     Ok(r)
 }
 
-fn to_read_error(e: SnmpError, target: SocketAddr, cred: &Credential, o: &SnmpOptions) -> ReadError {
+fn to_read_error(
+    e: SnmpError,
+    target: SocketAddr,
+    cred: &Credential,
+    o: &SnmpOptions,
+) -> ReadError {
     match e {
         SnmpError::Timeout { .. } => ReadError::NoAnswer {
             target,
@@ -332,13 +412,17 @@ async fn choose_credential<'c>(
                 .map(|(i, c)| {
                     let probe = &probe;
                     async move {
-                        let s = transport.session(target, c, options).await?;
-                        s.get(probe).await.map(|_| s)
+                        let res = async {
+                            let s = transport.session(target, c, options).await?;
+                            s.get(probe).await.map(|_| s)
+                        }
+                        .await;
+                        (i, res)
                     }
-                    .map_with_index(i)
                 })
                 .collect();
-            let mut results: Vec<Option<Result<UdpSession, SnmpError>>> = (0..many.len()).map(|_| None).collect();
+            let mut results: Vec<Option<Result<UdpSession, SnmpError>>> =
+                (0..many.len()).map(|_| None).collect();
             while let Some((i, res)) = pending.next().await {
                 results[i] = Some(res);
                 // The winner is the first in order whose predecessors all failed.
@@ -354,7 +438,11 @@ async fn choose_credential<'c>(
                     }
                 }
             }
-            let tried = many.iter().map(|c| format!("'{}'", c.name())).collect::<Vec<_>>().join(", ");
+            let tried = many
+                .iter()
+                .map(|c| format!("'{}'", c.name()))
+                .collect::<Vec<_>>()
+                .join(", ");
             for (c, r) in many.iter().zip(results) {
                 if let Some(Err(SnmpError::Auth { reason })) = r {
                     return Err(ReadError::Auth {
@@ -370,37 +458,5 @@ async fn choose_credential<'c>(
                 tried,
             })
         }
-    }
-}
-
-trait WithIndex: Sized + std::future::Future {
-    fn map_with_index(self, i: usize) -> futures::future::Map<Self, Box<dyn FnOnce(Self::Output) -> (usize, Self::Output) + Send>> {
-        use futures::FutureExt;
-        self.map(Box::new(move |o| (i, o)))
-    }
-}
-impl<F: std::future::Future> WithIndex for F {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_model_with_multibyte_text_where_the_vendor_name_would_end_is_kept_whole() {
-        // Found by the fuzzer: "RICOH MP C300\u{fffd}…" sliced inside a character.
-        let mut r = Reading::default();
-        r.identity.vendor = Some("Ricoh MP C300".into());
-        r.identity.model = Some("RICOH MP C3\u{fffd}\u{fffd}".into());
-        tidy_model(&mut r);
-        assert_eq!(r.identity.model.as_deref(), Some("RICOH MP C3\u{fffd}\u{fffd}"));
-    }
-
-    #[test]
-    fn the_makers_name_and_series_are_trimmed_from_models() {
-        let mut r = Reading::default();
-        r.identity.vendor = Some("Brother".into());
-        r.identity.model = Some("Brother HL-5370DW series".into());
-        tidy_model(&mut r);
-        assert_eq!(r.identity.model.as_deref(), Some("HL-5370DW"));
     }
 }

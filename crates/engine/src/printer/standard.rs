@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use super::model::{Alert, CounterSource, Reading, Supply, SupplyState, Tray};
 use super::names;
 use super::oids::*;
-use super::snapshot::Snapshot;
+use crate::snmp::Snapshot;
 use crate::snmp::{Oid, Value};
 
 /// Fills identity, status, counters, supplies, trays, alerts and console text.
@@ -40,7 +40,10 @@ fn identity(snap: &Snapshot, r: &mut Reading) {
     }
     id.uptime_seconds = match snap.at(SYS_UPTIME) {
         Some(Value::Ticks(t)) => Some(t / 100),
-        Some(v) => v.as_i64().and_then(|t| u64::try_from(t).ok()).map(|t| t / 100),
+        Some(v) => v
+            .as_i64()
+            .and_then(|t| u64::try_from(t).ok())
+            .map(|t| t / 100),
         None => None,
     };
     id.contact = snap.text(SYS_CONTACT);
@@ -51,11 +54,11 @@ fn identity(snap: &Snapshot, r: &mut Reading) {
     let ent = first_text(snap, ENT_PHYSICAL_SERIAL);
     let prt = first_text(snap, PRT_GENERAL_SERIAL);
     for (v, src) in [(prt, PRT_GENERAL_SERIAL), (ent, ENT_PHYSICAL_SERIAL)] {
-        if let Some((idx, s)) = v {
-            if plausible_serial(&s) {
-                id.serial = Some(s);
-                id.serial_source = Some(format!("{src}.{idx}"));
-            }
+        if let Some((idx, s)) = v
+            && plausible_serial(&s)
+        {
+            id.serial = Some(s);
+            id.serial_source = Some(format!("{src}.{idx}"));
         }
     }
 }
@@ -78,14 +81,20 @@ pub fn plausible_serial(s: &str) -> bool {
         return false;
     }
     let lower = t.to_ascii_lowercase();
-    !matches!(lower.as_str(), "unknown" | "none" | "n/a" | "not available" | "serial number" | "0123456789")
-        && t.chars().all(|c| !c.is_control())
+    !matches!(
+        lower.as_str(),
+        "unknown" | "none" | "n/a" | "not available" | "serial number" | "0123456789"
+    ) && t.chars().all(|c| !c.is_control())
 }
 
 fn first_text(snap: &Snapshot, column: &str) -> Option<(String, String)> {
     snap.column(column).into_iter().find_map(|(idx, v)| {
-        v.as_clean_text()
-            .map(|t| (idx.iter().map(u32::to_string).collect::<Vec<_>>().join("."), t))
+        v.as_clean_text().map(|t| {
+            (
+                idx.iter().map(u32::to_string).collect::<Vec<_>>().join("."),
+                t,
+            )
+        })
     })
 }
 
@@ -100,18 +109,25 @@ pub fn mac_address(snap: &Snapshot) -> Option<String> {
 /// Formats 6 octets as a MAC; `None` for all-zero, broadcast or wrong length.
 pub fn format_mac(b: &[u8]) -> Option<String> {
     (b.len() == 6 && b.iter().any(|&x| x != 0) && b.iter().any(|&x| x != 0xff)).then(|| {
-        b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
+        b.iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
     })
 }
 
 /// hrDeviceIndex of the printer: from the Printer-MIB tables' first index,
 /// else the first hrDevicePrinter row, else 1.
 pub fn printer_device_index(snap: &Snapshot) -> u32 {
-    for col in [PRT_MARKER_LIFE_COUNT, "1.3.6.1.2.1.43.11.1.1.9", "1.3.6.1.2.1.43.5.1.1.17"] {
-        if let Some((idx, _)) = snap.column(col).into_iter().next() {
-            if let Some(&d) = idx.first() {
-                return d;
-            }
+    for col in [
+        PRT_MARKER_LIFE_COUNT,
+        "1.3.6.1.2.1.43.11.1.1.9",
+        "1.3.6.1.2.1.43.5.1.1.17",
+    ] {
+        if let Some((idx, _)) = snap.column(col).into_iter().next()
+            && let Some(&d) = idx.first()
+        {
+            return d;
         }
     }
     printer_rows(snap).into_iter().next().unwrap_or(1)
@@ -172,8 +188,15 @@ fn counters(snap: &Snapshot, r: &mut Reading) {
     let mut first_life = true;
     for (idx, v) in snap.column(PRT_MARKER_LIFE_COUNT) {
         let Some(n) = v.as_i64() else { continue };
-        let unit = units.get(&idx).and_then(Value::as_i64).map(names::counter_unit);
-        let key = if first_life { "total".to_string() } else { format!("marker_{}_total", idx_str(&idx)) };
+        let unit = units
+            .get(&idx)
+            .and_then(Value::as_i64)
+            .map(names::counter_unit);
+        let key = if first_life {
+            "total".to_string()
+        } else {
+            format!("marker_{}_total", idx_str(&idx))
+        };
         if first_life {
             r.counters.insert("total".into(), n);
             first_life = false;
@@ -186,17 +209,20 @@ fn counters(snap: &Snapshot, r: &mut Reading) {
             description: Some("prtMarkerLifeCount".into()),
         });
     }
-    if let Some((idx, v)) = snap.column(PRT_MARKER_POWER_ON_COUNT).into_iter().next() {
-        if let Some(n) = v.as_i64() {
-            r.counters.insert("since_power_on".into(), n);
-            r.counter_sources.push(CounterSource {
-                key: "since_power_on".into(),
-                value: n,
-                oid: format!("{PRT_MARKER_POWER_ON_COUNT}.{}", idx_str(&idx)),
-                unit: units.get(&idx).and_then(Value::as_i64).map(names::counter_unit),
-                description: Some("prtMarkerPowerOnCount".into()),
-            });
-        }
+    if let Some((idx, v)) = snap.column(PRT_MARKER_POWER_ON_COUNT).into_iter().next()
+        && let Some(n) = v.as_i64()
+    {
+        r.counters.insert("since_power_on".into(), n);
+        r.counter_sources.push(CounterSource {
+            key: "since_power_on".into(),
+            value: n,
+            oid: format!("{PRT_MARKER_POWER_ON_COUNT}.{}", idx_str(&idx)),
+            unit: units
+                .get(&idx)
+                .and_then(Value::as_i64)
+                .map(names::counter_unit),
+            description: Some("prtMarkerPowerOnCount".into()),
+        });
     }
 }
 
@@ -206,7 +232,12 @@ pub fn idx_str(idx: &[u32]) -> String {
 }
 
 /// Meaning of a raw level against a raw maximum (RFC 3805 sentinels).
-pub fn level_state(level: Option<i64>, max: Option<i64>, receptacle: bool, unit_percent: bool) -> (Option<f64>, SupplyState) {
+pub fn level_state(
+    level: Option<i64>,
+    max: Option<i64>,
+    receptacle: bool,
+    unit_percent: bool,
+) -> (Option<f64>, SupplyState) {
     match (level, max) {
         (Some(-1), _) => (None, SupplyState::NotApplicable),
         (Some(-2), _) | (None, _) => (None, SupplyState::Unknown),
@@ -222,7 +253,9 @@ pub fn level_state(level: Option<i64>, max: Option<i64>, receptacle: bool, unit_
             };
             (Some(p), state)
         }
-        (Some(l), _) if l >= 0 && unit_percent && l <= 100 => (None, SupplyState::Percent(l as f64)),
+        (Some(l), _) if l >= 0 && unit_percent && l <= 100 => {
+            (None, SupplyState::Percent(l as f64))
+        }
         (Some(0), _) if !receptacle => (None, SupplyState::Empty),
         _ => (None, SupplyState::Unknown),
     }
@@ -234,9 +267,14 @@ fn round2(x: f64) -> f64 {
 
 fn supplies(snap: &Snapshot, r: &mut Reading) {
     let col = |c: u32| rows(snap, &format!("{PRT_SUPPLIES}.{c}"));
-    let (colorant_idx, class, kind, descr, unit, max, level) = (col(3), col(4), col(5), col(6), col(7), col(8), col(9));
+    let (colorant_idx, class, kind, descr, unit, max, level) =
+        (col(3), col(4), col(5), col(6), col(7), col(8), col(9));
     let colorants = rows(snap, PRT_COLORANT_VALUE);
-    let mut keys: Vec<&Vec<u32>> = descr.keys().chain(level.keys()).chain(kind.keys()).collect();
+    let mut keys: Vec<&Vec<u32>> = descr
+        .keys()
+        .chain(level.keys())
+        .chain(kind.keys())
+        .collect();
     keys.sort();
     keys.dedup();
     for idx in keys {
@@ -278,7 +316,11 @@ pub fn supply_description(v: &Value) -> String {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or("").to_string();
     let rest: Vec<&str> = lines.filter(|l| !looks_like_hex_dump(l)).collect();
-    if rest.is_empty() { first } else { format!("{first} {}", rest.join(" ")) }
+    if rest.is_empty() {
+        first
+    } else {
+        format!("{first} {}", rest.join(" "))
+    }
 }
 
 fn looks_like_hex_dump(l: &str) -> bool {
@@ -288,7 +330,8 @@ fn looks_like_hex_dump(l: &str) -> bool {
 
 fn trays(snap: &Snapshot, r: &mut Reading) {
     let col = |c: u32| rows(snap, &format!("{PRT_INPUT}.{c}"));
-    let (kind, unit, max, level, status, media, name) = (col(2), col(8), col(9), col(10), col(11), col(12), col(13));
+    let (kind, unit, max, level, status, media, name) =
+        (col(2), col(8), col(9), col(10), col(11), col(12), col(13));
     let mut keys: Vec<&Vec<u32>> = kind.keys().chain(level.keys()).chain(name.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -313,7 +356,8 @@ fn trays(snap: &Snapshot, r: &mut Reading) {
 
 fn alerts(snap: &Snapshot, r: &mut Reading) {
     let col = |c: u32| rows(snap, &format!("{PRT_ALERT}.{c}"));
-    let (sev, group, gidx, loc, code, descr, time) = (col(2), col(4), col(5), col(6), col(7), col(8), col(9));
+    let (sev, group, gidx, loc, code, descr, time) =
+        (col(2), col(4), col(5), col(6), col(7), col(8), col(9));
     let mut keys: Vec<&Vec<u32>> = sev.keys().chain(code.keys()).chain(descr.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -356,13 +400,34 @@ mod tests {
 
     #[test]
     fn sentinels_are_states_never_percentages() {
-        assert_eq!(level_state(Some(-3), Some(100), false, false), (None, SupplyState::SomeRemaining));
-        assert_eq!(level_state(Some(-2), Some(100), false, false), (None, SupplyState::Unknown));
-        assert_eq!(level_state(Some(-1), Some(-1), false, false), (None, SupplyState::NotApplicable));
-        assert_eq!(level_state(Some(50), Some(-2), false, false), (None, SupplyState::Unknown));
-        assert_eq!(level_state(Some(21000), Some(30000), false, false).0, Some(70.0));
-        assert_eq!(level_state(Some(0), Some(100), false, false), (Some(0.0), SupplyState::Empty));
-        assert_eq!(level_state(Some(100), Some(100), true, false), (Some(100.0), SupplyState::Full));
+        assert_eq!(
+            level_state(Some(-3), Some(100), false, false),
+            (None, SupplyState::SomeRemaining)
+        );
+        assert_eq!(
+            level_state(Some(-2), Some(100), false, false),
+            (None, SupplyState::Unknown)
+        );
+        assert_eq!(
+            level_state(Some(-1), Some(-1), false, false),
+            (None, SupplyState::NotApplicable)
+        );
+        assert_eq!(
+            level_state(Some(50), Some(-2), false, false),
+            (None, SupplyState::Unknown)
+        );
+        assert_eq!(
+            level_state(Some(21000), Some(30000), false, false).0,
+            Some(70.0)
+        );
+        assert_eq!(
+            level_state(Some(0), Some(100), false, false),
+            (Some(0.0), SupplyState::Empty)
+        );
+        assert_eq!(
+            level_state(Some(100), Some(100), true, false),
+            (Some(100.0), SupplyState::Full)
+        );
     }
 
     #[test]

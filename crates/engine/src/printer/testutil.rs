@@ -11,8 +11,12 @@ use crate::snmp::{SnmpOptions, Version};
 #[allow(clippy::expect_used)]
 pub fn read_recording(snmprec: &str) -> Reading {
     let session = RecordingSession::new(Recording::parse(snmprec), Version::V2c);
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let c = rt.block_on(collect(&session, &SnmpOptions::default())).expect("collect");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let c = rt
+        .block_on(collect(&session, &SnmpOptions::default()))
+        .expect("collect");
     let mut r = build_reading(&c.snapshot, c.vendor);
     r.stats.requests = c.stats.requests;
     r

@@ -26,17 +26,20 @@ pub struct Decoded {
 
 /// Decodes one SNMP message.
 pub fn decode_message(datagram: &[u8]) -> Result<Decoded, SnmpError> {
-    let outcome = async_snmp::message::Message::decode(Bytes::copy_from_slice(datagram), async_snmp::DecodeConfig::default())
-        .map_err(|e| SnmpError::Malformed(e.to_string()))?;
+    let outcome = async_snmp::message::Message::decode(
+        Bytes::copy_from_slice(datagram),
+        async_snmp::DecodeConfig::default(),
+    )
+    .map_err(|e| SnmpError::Malformed(e.to_string()))?;
     let msg = outcome.value;
     let version = match msg.version() {
         async_snmp::Version::V1 => Version::V1,
         async_snmp::Version::V2c => Version::V2c,
         _ => Version::V3,
     };
-    let pdu = msg
-        .into_pdu()
-        .ok_or_else(|| SnmpError::Malformed("encrypted or trap message without a readable PDU".into()))?;
+    let pdu = msg.into_pdu().ok_or_else(|| {
+        SnmpError::Malformed("encrypted or trap message without a readable PDU".into())
+    })?;
     let (error_status, error_index) = pdu.error_fields().unwrap_or((0, 0));
     Ok(Decoded {
         version,
@@ -54,9 +57,9 @@ mod tests {
     // A v2c Response, community "public", request-id 1, one varbind
     // sysDescr.0 = "hi" (hand-assembled BER).
     const RESPONSE: &[u8] = &[
-        0x30, 0x25, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c', 0xa2, 0x18, 0x02, 0x01, 0x01, 0x02,
-        0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x0d, 0x30, 0x0b, 0x06, 0x07, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x04,
-        0x00,
+        0x30, 0x25, 0x02, 0x01, 0x01, 0x04, 0x06, b'p', b'u', b'b', b'l', b'i', b'c', 0xa2, 0x18,
+        0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x30, 0x0d, 0x30, 0x0b, 0x06, 0x07,
+        0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x04, 0x00,
     ];
 
     #[test]
@@ -70,7 +73,10 @@ mod tests {
     #[test]
     fn every_truncation_of_a_response_is_an_error_not_a_panic() {
         for n in 0..RESPONSE.len() {
-            assert!(decode_message(&RESPONSE[..n]).is_err(), "prefix of {n} bytes");
+            assert!(
+                decode_message(&RESPONSE[..n]).is_err(),
+                "prefix of {n} bytes"
+            );
         }
     }
 

@@ -16,6 +16,7 @@
 pub mod codec;
 mod oid;
 pub mod recording;
+mod snapshot;
 pub mod transport;
 mod value;
 pub mod walk;
@@ -26,6 +27,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use oid::{Oid, OidParseError};
+pub use snapshot::Snapshot;
 pub use value::{Value, decode_text};
 
 use crate::secret::Secret;
@@ -105,7 +107,11 @@ pub enum Credential {
 
 impl Credential {
     /// A v1/v2c community credential.
-    pub fn community(name: impl Into<String>, version: Version, community: impl Into<String>) -> Self {
+    pub fn community(
+        name: impl Into<String>,
+        version: Version,
+        community: impl Into<String>,
+    ) -> Self {
         Credential::Community {
             name: name.into(),
             version,
@@ -133,12 +139,22 @@ impl Credential {
     /// and Cisco-style agents do.
     pub fn in_context(&self, ctx: &str) -> Credential {
         match self {
-            Credential::Community { name, version, community } => Credential::Community {
+            Credential::Community {
+                name,
+                version,
+                community,
+            } => Credential::Community {
                 name: format!("{name}@{ctx}"),
                 version: *version,
                 community: Secret::new(format!("{}@{ctx}", community.expose())),
             },
-            Credential::V3 { name, user, auth, privacy, .. } => Credential::V3 {
+            Credential::V3 {
+                name,
+                user,
+                auth,
+                privacy,
+                ..
+            } => Credential::V3 {
                 name: format!("{name}@{ctx}"),
                 user: user.clone(),
                 auth: auth.clone(),
@@ -217,9 +233,15 @@ pub trait SnmpSession: Send + Sync {
     /// Protocol version of this session.
     fn version(&self) -> Version;
     /// GET; exceptions come back as [`Value::NoSuch`].
-    fn get(&self, oids: &[Oid]) -> impl Future<Output = Result<Vec<(Oid, Value)>, SnmpError>> + Send;
+    fn get(
+        &self,
+        oids: &[Oid],
+    ) -> impl Future<Output = Result<Vec<(Oid, Value)>, SnmpError>> + Send;
     /// GETNEXT of several OIDs in one PDU.
-    fn get_next(&self, oids: &[Oid]) -> impl Future<Output = Result<Vec<(Oid, Value)>, SnmpError>> + Send;
+    fn get_next(
+        &self,
+        oids: &[Oid],
+    ) -> impl Future<Output = Result<Vec<(Oid, Value)>, SnmpError>> + Send;
     /// GETBULK (v2c/v3 only).
     fn get_bulk(
         &self,

@@ -50,7 +50,10 @@ fn parse_line(line: &str) -> Option<(Oid, Value)> {
         Some((t, _module)) => {
             let v = raw
                 .split(',')
-                .find_map(|kv| kv.strip_prefix("initial=").or_else(|| kv.strip_prefix("value=")))
+                .find_map(|kv| {
+                    kv.strip_prefix("initial=")
+                        .or_else(|| kv.strip_prefix("value="))
+                })
                 .unwrap_or("0");
             (t, v)
         }
@@ -83,7 +86,9 @@ fn parse_line(line: &str) -> Option<(Oid, Value)> {
             let b = if hex {
                 decode_hex(raw)?
             } else {
-                raw.split('.').map(|p| p.parse::<u8>().ok()).collect::<Option<Vec<_>>>()?
+                raw.split('.')
+                    .map(|p| p.parse::<u8>().ok())
+                    .collect::<Option<Vec<_>>>()?
             };
             Value::Ip(<[u8; 4]>::try_from(b.as_slice()).ok()?)
         }
@@ -97,7 +102,7 @@ fn parse_line(line: &str) -> Option<(Oid, Value)> {
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -177,7 +182,12 @@ impl SnmpSession for RecordingSession {
         Ok(out)
     }
 
-    async fn get_bulk(&self, non_repeaters: u32, max_repetitions: u32, oids: &[Oid]) -> Result<Vec<(Oid, Value)>, SnmpError> {
+    async fn get_bulk(
+        &self,
+        non_repeaters: u32,
+        max_repetitions: u32,
+        oids: &[Oid],
+    ) -> Result<Vec<(Oid, Value)>, SnmpError> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         if self.version == Version::V1 {
             return Err(SnmpError::Agent("GETBULK is not part of SNMPv1".into()));
@@ -230,8 +240,14 @@ mod tests {
         );
         assert_eq!(r.skipped_lines, 1);
         assert_eq!(r.values.len(), 7);
-        assert_eq!(r.values[&Oid::lit("1.3.6.1.2.1.43.10.2.1.4.1.1")], Value::Counter(48213));
-        assert_eq!(r.values[&Oid::lit("1.3.6.1.2.1.43.11.1.1.9.1.1")], Value::Int(-3));
+        assert_eq!(
+            r.values[&Oid::lit("1.3.6.1.2.1.43.10.2.1.4.1.1")],
+            Value::Counter(48213)
+        );
+        assert_eq!(
+            r.values[&Oid::lit("1.3.6.1.2.1.43.11.1.1.9.1.1")],
+            Value::Int(-3)
+        );
         assert_eq!(
             r.values[&Oid::lit("1.3.6.1.2.1.2.2.1.6.1")],
             Value::Bytes(vec![0xa0, 0xb1, 0xc2, 0xd3, 0xe4, 0xf5])

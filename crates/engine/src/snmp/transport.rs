@@ -16,7 +16,9 @@ use async_snmp::{Auth, Client, EngineCache, Retry, UdpHandle, UdpTransport, UsmC
 use tokio::sync::{Mutex, OnceCell};
 use tokio::time::Instant;
 
-use super::{AuthProto, Credential, Oid, PrivProto, SnmpError, SnmpOptions, SnmpSession, Value, Version};
+use super::{
+    AuthProto, Credential, Oid, PrivProto, SnmpError, SnmpOptions, SnmpSession, Value, Version,
+};
 
 /// Counters of what the shared sockets saw.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
@@ -47,7 +49,12 @@ pub struct SnmpTransport {
 fn random_des_salt_state() -> Option<async_snmp::DesSaltState> {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.write_u32(std::process::id());
     let epoch = (h.finish() % 2_000_000_000) as u32 + 1;
     let previous = async_snmp::PersistedDesSaltState::new(epoch).ok()?;
@@ -60,7 +67,8 @@ impl SnmpTransport {
         Self {
             v4: OnceCell::new(),
             v6: OnceCell::new(),
-            limiter: (packets_per_second > 0).then(|| Arc::new(RateLimiter::new(packets_per_second))),
+            limiter: (packets_per_second > 0)
+                .then(|| Arc::new(RateLimiter::new(packets_per_second))),
             engines: Arc::new(EngineCache::new()),
             des_salt: std::sync::OnceLock::new(),
         }
@@ -75,6 +83,10 @@ impl SnmpTransport {
         cell.get_or_try_init(|| async {
             UdpTransport::builder()
                 .bind(bind)
+                // Replies to hundreds of requests in flight arrive in bursts; the
+                // kernel clamps this to net.core.rmem_max.
+                .recv_buffer_size(8 << 20)
+                .send_buffer_size(4 << 20)
                 .build()
                 .await
                 .map_err(|e| SnmpError::Network(format!("cannot open a UDP socket: {e}")))
@@ -92,7 +104,13 @@ impl SnmpTransport {
         let socket = self.socket(target).await?;
         let auth = to_auth(credential)?;
         let mut builder = Client::builder(target, auth);
-        if matches!(credential, Credential::V3 { privacy: Some((PrivProto::Des, _)), .. }) {
+        if matches!(
+            credential,
+            Credential::V3 {
+                privacy: Some((PrivProto::Des, _)),
+                ..
+            }
+        ) {
             match self.des_salt.get_or_init(random_des_salt_state) {
                 Some(state) => builder = builder.des_salt_state(state.clone()),
                 None => return Err(SnmpError::Config("cannot set up DES privacy state".into())),
@@ -100,7 +118,10 @@ impl SnmpTransport {
         }
         let client = builder
             .request_timeout(options.timeout)
-            .retry(Retry::fixed(options.retries, Duration::ZERO).map_err(|e| SnmpError::Config(e.to_string()))?)
+            .retry(
+                Retry::fixed(options.retries, Duration::ZERO)
+                    .map_err(|e| SnmpError::Config(e.to_string()))?,
+            )
             .max_oids_per_request(options.max_varbinds.max(1))
             .engine_cache(self.engines.clone())
             .build_with(socket)
@@ -114,7 +135,13 @@ impl SnmpTransport {
             limiter: self.limiter.clone(),
             requests: AtomicU32::new(0),
             engines: self.engines.clone(),
-            privacy: matches!(credential, Credential::V3 { privacy: Some(_), .. }),
+            privacy: matches!(
+                credential,
+                Credential::V3 {
+                    privacy: Some(_),
+                    ..
+                }
+            ),
         })
     }
 
@@ -134,18 +161,41 @@ impl SnmpTransport {
 
 fn to_auth(c: &Credential) -> Result<Auth, SnmpError> {
     Ok(match c {
-        Credential::Community { version: Version::V1, community, .. } => Auth::v1(community.expose().as_bytes().to_vec()),
-        Credential::Community { community, .. } => Auth::v2c(community.expose().as_bytes().to_vec()),
-        Credential::V3 { user, auth, privacy, context, .. } => {
+        Credential::Community {
+            version: Version::V1,
+            community,
+            ..
+        } => Auth::v1(community.expose().as_bytes().to_vec()),
+        Credential::Community { community, .. } => {
+            Auth::v2c(community.expose().as_bytes().to_vec())
+        }
+        Credential::V3 {
+            user,
+            auth,
+            privacy,
+            context,
+            ..
+        } => {
             let base = UsmConfig::new(user.clone().into_bytes());
             let cfg = match (auth, privacy) {
                 (None, None) => Ok(base),
                 (Some((a, ap)), None) => base.auth(auth_proto(*a), ap.expose()),
-                (Some((a, ap)), Some((p, pp))) => base.auth_priv(auth_proto(*a), ap.expose(), priv_proto(*p), pp.expose()),
-                (None, Some(_)) => return Err(SnmpError::Config("SNMPv3 privacy needs an authentication protocol too".into())),
+                (Some((a, ap)), Some((p, pp))) => {
+                    base.auth_priv(auth_proto(*a), ap.expose(), priv_proto(*p), pp.expose())
+                }
+                (None, Some(_)) => {
+                    return Err(SnmpError::Config(
+                        "SNMPv3 privacy needs an authentication protocol too".into(),
+                    ));
+                }
             }
             // The crypto error names the rule broken (length, protocol), never the passphrase.
-            .map_err(|e| SnmpError::Config(format!("SNMPv3 credential '{}' is not usable: {e}", c.name())))?;
+            .map_err(|e| {
+                SnmpError::Config(format!(
+                    "SNMPv3 credential '{}' is not usable: {e}",
+                    c.name()
+                ))
+            })?;
             Auth::from(cfg.context_name(context.clone().into_bytes()))
         }
     })
@@ -193,24 +243,27 @@ impl UdpSession {
         }
     }
 
-    fn err(&self, e: Box<async_snmp::Error>) -> SnmpError {
-        let mapped = map_error(*e, self.target, &self.options);
+    fn err(&self, e: async_snmp::Error) -> SnmpError {
+        let mapped = map_error(e, self.target, &self.options);
         // Agents answer a bad key or user with an *unauthenticated* Report, which
         // a careful client must drop (anyone could forge it), so the request
         // times out. If the agent did answer engine discovery and no
         // authenticated message ever came back, the credential is what failed.
-        if self.version == Version::V3 && matches!(mapped, SnmpError::Timeout { .. }) {
-            if let Some(engine) = self.engines.get(&self.target) {
-                let reason = if engine.authenticated_time().is_none() {
-                    "the agent answered SNMPv3 discovery but rejected the request (wrong user name, authentication passphrase or protocol)"
-                } else if self.privacy && self.requests.load(Ordering::Relaxed) <= 1 {
-                    // Authenticated time sync worked, the encrypted request got no answer.
-                    "the agent accepted the authentication but not the encrypted request (wrong privacy passphrase or protocol)"
-                } else {
-                    return mapped;
-                };
-                return SnmpError::Auth { reason: reason.into() };
-            }
+        if self.version == Version::V3
+            && matches!(mapped, SnmpError::Timeout { .. })
+            && let Some(engine) = self.engines.get(&self.target)
+        {
+            let reason = if engine.authenticated_time().is_none() {
+                "the agent answered SNMPv3 discovery but rejected the request (wrong user name, authentication passphrase or protocol)"
+            } else if self.privacy && self.requests.load(Ordering::Relaxed) <= 1 {
+                // Authenticated time sync worked, the encrypted request got no answer.
+                "the agent accepted the authentication but not the encrypted request (wrong privacy passphrase or protocol)"
+            } else {
+                return mapped;
+            };
+            return SnmpError::Auth {
+                reason: reason.into(),
+            };
         }
         mapped
     }
@@ -241,7 +294,9 @@ fn convert_value(v: async_snmp::Value) -> Value {
 }
 
 fn to_lib(oids: &[Oid]) -> Vec<async_snmp::Oid> {
-    oids.iter().map(|o| async_snmp::Oid::from_slice(o.arcs())).collect()
+    oids.iter()
+        .map(|o| async_snmp::Oid::from_slice(o.arcs()))
+        .collect()
 }
 
 fn map_error(e: async_snmp::Error, target: SocketAddr, o: &SnmpOptions) -> SnmpError {
@@ -256,10 +311,16 @@ fn map_error(e: async_snmp::Error, target: SocketAddr, o: &SnmpOptions) -> SnmpE
         E::Report { status, .. } => SnmpError::Auth {
             reason: match *status {
                 R::WrongDigest { .. } => "wrong authentication passphrase or protocol".into(),
-                R::DecryptionError { .. } => "wrong privacy passphrase or protocol (the agent could not decrypt)".into(),
+                R::DecryptionError { .. } => {
+                    "wrong privacy passphrase or protocol (the agent could not decrypt)".into()
+                }
                 R::UnknownUserName { .. } => "unknown user name".into(),
-                R::UnsupportedSecurityLevel { .. } => "the user does not support this security level".into(),
-                R::NotInTimeWindow { .. } => "not in time window (clock or engine boots mismatch)".into(),
+                R::UnsupportedSecurityLevel { .. } => {
+                    "the user does not support this security level".into()
+                }
+                R::NotInTimeWindow { .. } => {
+                    "not in time window (clock or engine boots mismatch)".into()
+                }
                 R::UnknownEngineId { .. } => "unknown engine ID".into(),
                 other => format!("agent sent a Report: {other}"),
             },
@@ -267,12 +328,20 @@ fn map_error(e: async_snmp::Error, target: SocketAddr, o: &SnmpOptions) -> SnmpE
         E::Auth { .. } => SnmpError::Auth {
             reason: "the response did not verify (wrong passphrase?)".into(),
         },
-        E::Snmp { status: S::TooBig, .. } => SnmpError::TooBig,
-        E::Snmp { status: S::NoSuchName, index, .. } => SnmpError::NoSuchName((index as usize).saturating_sub(1)),
+        E::Snmp {
+            status: S::TooBig, ..
+        } => SnmpError::TooBig,
+        E::Snmp {
+            status: S::NoSuchName,
+            index,
+            ..
+        } => SnmpError::NoSuchName((index as usize).saturating_sub(1)),
         E::Snmp { status, .. } => SnmpError::Agent(status.to_string()),
         E::Network { source, .. } => SnmpError::Network(source.to_string()),
         E::Decode(d) => SnmpError::Malformed(d.to_string()),
-        E::MalformedResponse { .. } | E::ResponseShape { .. } => SnmpError::Malformed("response does not match the request".into()),
+        E::MalformedResponse { .. } | E::ResponseShape { .. } => {
+            SnmpError::Malformed("response does not match the request".into())
+        }
         E::Config(c) => SnmpError::Config(c.to_string()),
         E::Privacy(p) => SnmpError::Config(p.to_string()),
         E::OutboundMessageTooLarge { .. } => SnmpError::TooBig,
@@ -303,23 +372,36 @@ impl SnmpSession for UdpSession {
 
     async fn get(&self, oids: &[Oid]) -> Result<Vec<(Oid, Value)>, SnmpError> {
         self.before_send().await;
-        let r = self.client.get_many(&to_lib(oids)).await.map_err(|e| self.err(e))?;
+        let r = self
+            .client
+            .get_many(&to_lib(oids))
+            .await
+            .map_err(|e| self.err(*e))?;
         Ok(convert(r.varbinds))
     }
 
     async fn get_next(&self, oids: &[Oid]) -> Result<Vec<(Oid, Value)>, SnmpError> {
         self.before_send().await;
-        let r = self.client.get_next_many(&to_lib(oids)).await.map_err(|e| self.err(e))?;
+        let r = self
+            .client
+            .get_next_many(&to_lib(oids))
+            .await
+            .map_err(|e| self.err(*e))?;
         Ok(convert(r.varbinds))
     }
 
-    async fn get_bulk(&self, non_repeaters: u32, max_repetitions: u32, oids: &[Oid]) -> Result<Vec<(Oid, Value)>, SnmpError> {
+    async fn get_bulk(
+        &self,
+        non_repeaters: u32,
+        max_repetitions: u32,
+        oids: &[Oid],
+    ) -> Result<Vec<(Oid, Value)>, SnmpError> {
         self.before_send().await;
         let r = self
             .client
             .get_bulk(&to_lib(oids), non_repeaters, max_repetitions)
             .await
-            .map_err(|e| self.err(e))?;
+            .map_err(|e| self.err(*e))?;
         Ok(convert(r))
     }
 

@@ -45,7 +45,10 @@ impl Value {
             Value::Bytes(b) => {
                 let t = decode_text(b);
                 let t = t.trim();
-                if !t.is_empty() && t.len() < 20 && t.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
+                if !t.is_empty()
+                    && t.len() < 20
+                    && t.bytes().all(|c| c.is_ascii_digit() || c == b'-')
+                {
                     t.parse().ok()
                 } else {
                     None

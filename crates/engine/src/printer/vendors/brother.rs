@@ -54,7 +54,7 @@
 
 use super::{VendorModule, keep_counter, oids, put_counter, put_serial};
 use crate::printer::model::{Reading, Supply, SupplyState};
-use crate::printer::snapshot::Snapshot;
+use crate::snmp::Snapshot;
 use crate::snmp::decode_text;
 use crate::snmp::walk::FetchPlan;
 
@@ -82,7 +82,16 @@ pub static MODULE: VendorModule = VendorModule {
 
 fn plan(_: &Snapshot) -> FetchPlan {
     FetchPlan {
-        scalars: oids(&[DEVICE_ID, SERIAL, MAINTENANCE, COUNTERS, NEXT_CARE, FIRMWARE, STATUS_TEXT, CHARSET]),
+        scalars: oids(&[
+            DEVICE_ID,
+            SERIAL,
+            MAINTENANCE,
+            COUNTERS,
+            NEXT_CARE,
+            FIRMWARE,
+            STATUS_TEXT,
+            CHARSET,
+        ]),
         subtrees: vec![],
         first_rows: vec![],
     }
@@ -98,16 +107,23 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
         }
     }
     put_serial(r, snap.text(SERIAL), SERIAL, true);
-    r.identity.firmware = snap
-        .text(FIRMWARE)
-        .or_else(|| r.identity.description.as_deref().and_then(firmware_from_descr));
+    r.identity.firmware = snap.text(FIRMWARE).or_else(|| {
+        r.identity
+            .description
+            .as_deref()
+            .and_then(firmware_from_descr)
+    });
 
     counters(snap, r);
     let engine = engine(snap, &id, r.identity.model.as_deref().unwrap_or(""));
     vendor_supplies(snap, engine, r);
     toner_enum(r);
 
-    if let Some(t) = snap.at(STATUS_TEXT).and_then(|v| v.as_bytes()).map(|b| decode_charset(b, snap.int(CHARSET))) {
+    if let Some(t) = snap
+        .at(STATUS_TEXT)
+        .and_then(|v| v.as_bytes())
+        .map(|b| decode_charset(b, snap.int(CHARSET)))
+    {
         let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
         if !t.is_empty() && !r.console.contains(&t) {
             r.console.push(t);
@@ -130,7 +146,11 @@ pub(crate) fn device_id_field(id: &str, keys: &[&str]) -> Option<String> {
 fn strip_series(m: &str) -> String {
     let t = m.trim();
     let lower = t.to_ascii_lowercase();
-    let t = if lower.ends_with(" series") { &t[..t.len() - " series".len()] } else { t };
+    let t = if lower.ends_with(" series") {
+        &t[..t.len() - " series".len()]
+    } else {
+        t
+    };
     let t = t.strip_prefix("Brother ").unwrap_or(t);
     t.trim().to_string()
 }
@@ -157,7 +177,9 @@ pub(crate) struct Record {
 impl Record {
     /// The value as a big-endian unsigned number.
     pub fn number(&self) -> i64 {
-        self.value.iter().fold(0i64, |acc, &b| (acc << 8) | i64::from(b))
+        self.value
+            .iter()
+            .fold(0i64, |acc, &b| (acc << 8) | i64::from(b))
     }
 
     /// The value as a percentage remaining: 4 octets are hundredths of a
@@ -168,7 +190,9 @@ impl Record {
             &[n, d] if d > 0 && n <= d => f64::from(n) * 100.0 / f64::from(d),
             _ => return None,
         };
-        (0.0..=100.0).contains(&p).then_some((p * 100.0).round() / 100.0)
+        (0.0..=100.0)
+            .contains(&p)
+            .then_some((p * 100.0).round() / 100.0)
     }
 }
 
@@ -183,14 +207,20 @@ pub(crate) fn records(blob: &[u8]) -> Vec<Record> {
         if kind != 0x01 || len == 0 || len > 4 || end > blob.len() {
             break;
         }
-        out.push(Record { code, value: blob[i + 3..end].to_vec() });
+        out.push(Record {
+            code,
+            value: blob[i + 3..end].to_vec(),
+        });
         i = end;
     }
     out
 }
 
 fn blob(snap: &Snapshot, oid: &str) -> Vec<Record> {
-    snap.at(oid).and_then(|v| v.as_bytes()).map(records).unwrap_or_default()
+    snap.at(oid)
+        .and_then(|v| v.as_bytes())
+        .map(records)
+        .unwrap_or_default()
 }
 
 fn blob_oid(oid: &str, code: u8) -> String {
@@ -254,7 +284,11 @@ fn engine(snap: &Snapshot, device_id: &str, model: &str) -> Engine {
             return Engine::Ink;
         }
     }
-    if inkjet_model(model) { Engine::Ink } else { Engine::Laser }
+    if inkjet_model(model) {
+        Engine::Ink
+    } else {
+        Engine::Laser
+    }
 }
 
 /// Brother's inkjet model names: `DCP-J…`, `MFC-J…`, `HL-J…`, `DCP-T…`,
@@ -262,15 +296,23 @@ fn engine(snap: &Snapshot, device_id: &str, model: &str) -> Engine {
 /// except the 9xxx colour lasers).
 fn inkjet_model(model: &str) -> bool {
     let m = model.trim().to_ascii_uppercase();
-    let Some((family, rest)) = m.split_once('-') else { return false };
+    let Some((family, rest)) = m.split_once('-') else {
+        return false;
+    };
     if !matches!(family, "DCP" | "MFC" | "HL" | "FAX") {
         return false;
     }
-    if rest.starts_with('J') || (rest.starts_with('T') && family != "HL") || (family == "HL" && rest.starts_with("T4")) {
+    if rest.starts_with('J')
+        || (rest.starts_with('T') && family != "HL")
+        || (family == "HL" && rest.starts_with("T4"))
+    {
         return true;
     }
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    family != "HL" && !digits.is_empty() && !digits.starts_with('9') && rest[digits.len()..].starts_with('C')
+    family != "HL"
+        && !digits.is_empty()
+        && !digits.starts_with('9')
+        && rest[digits.len()..].starts_with('C')
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -297,8 +339,11 @@ const C: &str = "cyan";
 const M: &str = "magenta";
 const Y: &str = "yellow";
 
+/// Blob code → which part and which of its values it carries.
+type CodeTable = &'static [(u8, Part, Field)];
+
 /// Maintenance blob (`…5.5.8.0`) codes for lasers.
-const LASER_MAINTENANCE: &[(u8, Part, Field)] = &[
+const LASER_MAINTENANCE: CodeTable = &[
     (0x11, Part::Drum(None), Field::Count),
     (0x41, Part::Drum(None), Field::Percent),
     (0x63, Part::Drum(None), Field::Status),
@@ -334,7 +379,7 @@ const LASER_MAINTENANCE: &[(u8, Part, Field)] = &[
 ];
 
 /// Maintenance blob codes for inkjets.
-const INK_MAINTENANCE: &[(u8, Part, Field)] = &[
+const INK_MAINTENANCE: CodeTable = &[
     (0x31, Part::Toner(K), Field::Status),
     (0x32, Part::Toner(C), Field::Status),
     (0x33, Part::Toner(M), Field::Status),
@@ -350,7 +395,7 @@ const INK_MAINTENANCE: &[(u8, Part, Field)] = &[
 ];
 
 /// Next-care blob (`…5.5.11.0`) codes: pages until replacement (lasers).
-const LASER_NEXT_CARE: &[(u8, Part, Field)] = &[
+const LASER_NEXT_CARE: CodeTable = &[
     (0x73, Part::Laser, Field::Pages),
     (0x77, Part::PfKit1, Field::Pages),
     (0x82, Part::Drum(None), Field::Pages),
@@ -372,11 +417,12 @@ struct Values {
 
 fn vendor_supplies(snap: &Snapshot, engine: Engine, r: &mut Reading) {
     let mut parts: Vec<(Part, Values)> = Vec::new();
-    let (maintenance, next_care): (&[(u8, Part, Field)], &[(u8, Part, Field)]) = match engine {
+    let (maintenance, next_care): (CodeTable, CodeTable) = match engine {
         Engine::Laser => (LASER_MAINTENANCE, LASER_NEXT_CARE),
         Engine::Ink => (INK_MAINTENANCE, &[]),
     };
-    for (oid, table) in [(MAINTENANCE, maintenance), (NEXT_CARE, next_care)] {
+    let sources: [(&str, CodeTable); 2] = [(MAINTENANCE, maintenance), (NEXT_CARE, next_care)];
+    for (oid, table) in sources {
         if table.is_empty() {
             continue;
         }
@@ -398,7 +444,13 @@ fn vendor_supplies(snap: &Snapshot, engine: Engine, r: &mut Reading) {
                     Part::Drum(Some(c)) => format!("brother_{c}_drum_count"),
                     _ => "brother_drum_count".to_string(),
                 };
-                keep_counter(r, &key, rec.number(), &blob_oid(oid, rec.code), Some("pages printed on the drum"));
+                keep_counter(
+                    r,
+                    &key,
+                    rec.number(),
+                    &blob_oid(oid, rec.code),
+                    Some("pages printed on the drum"),
+                );
                 continue;
             }
             let i = match parts.iter().position(|(p, _)| *p == part) {
@@ -469,7 +521,9 @@ fn rank(p: Part) -> u8 {
 
 fn capital(c: &str) -> String {
     let mut ch = c.chars();
-    ch.next().map(|f| f.to_uppercase().chain(ch).collect()).unwrap_or_default()
+    ch.next()
+        .map(|f| f.to_uppercase().chain(ch).collect())
+        .unwrap_or_default()
 }
 
 fn describe(part: Part, engine: Engine) -> (String, &'static str, Option<&'static str>) {
@@ -488,8 +542,15 @@ fn describe(part: Part, engine: Engine) -> (String, &'static str, Option<&'stati
 
 /// Printer-MIB toner/ink rows whose level is Brother's 0–3 enum (no real capacity).
 fn toner_enum(r: &mut Reading) {
-    for s in r.supplies.iter_mut().filter(|s| s.index.is_some() && s.source.is_none()) {
-        let consumable = matches!(s.kind.as_deref(), Some("toner" | "tonerCartridge" | "ink" | "inkCartridge"));
+    for s in r
+        .supplies
+        .iter_mut()
+        .filter(|s| s.index.is_some() && s.source.is_none())
+    {
+        let consumable = matches!(
+            s.kind.as_deref(),
+            Some("toner" | "tonerCartridge" | "ink" | "inkCartridge")
+        );
         if !consumable || s.max.is_some_and(|m| m > 0) || s.unit.as_deref() == Some("percent") {
             continue;
         }
@@ -516,7 +577,12 @@ pub(crate) fn decode_charset(bytes: &[u8], charset: Option<i64>) -> String {
         None => bytes,
     };
     let table = |t: &str, b: u8| t.chars().nth(usize::from(b - 0xa0)).unwrap_or('\u{fffd}');
-    let map = |f: &dyn Fn(u8) -> char| bytes.iter().map(|&b| if b < 0xa0 { b as char } else { f(b) }).collect::<String>();
+    let map = |f: &dyn Fn(u8) -> char| {
+        bytes
+            .iter()
+            .map(|&b| if b < 0xa0 { b as char } else { f(b) })
+            .collect::<String>()
+    };
     let s = match charset {
         Some(2004) => map(&|b| table(ROMAN8, b)),
         Some(5) => map(&|b| table(LATIN2, b)),
@@ -550,7 +616,10 @@ mod tests {
     const ID: &str = "1.3.6.1.4.1.2435.2.3.9.1.1.7.0|4|MFG:Brother;CMD:PJL,HBP,URF;MDL:HL-L9999DW series;CLS:PRINTER;CID:Brother Laser Type1;\n";
 
     fn supply<'a>(r: &'a Reading, d: &str) -> &'a Supply {
-        r.supplies.iter().find(|s| s.description == d).unwrap_or_else(|| panic!("no supply {d}: {:?}", r.supplies))
+        r.supplies
+            .iter()
+            .find(|s| s.description == d)
+            .unwrap_or_else(|| panic!("no supply {d}: {:?}", r.supplies))
     }
 
     #[test]
@@ -576,8 +645,16 @@ mod tests {
         assert_eq!(r.counters.get("color"), Some(&100));
         assert_eq!(r.counters.get("mono"), Some(&300));
         assert_eq!(r.counters.get("duplex"), Some(&50));
-        assert!(r.counter_sources.iter().any(|c| c.key == "total" && c.value == 2000 && c.oid.starts_with("1.3.6.1.2.1.43")));
-        assert!(r.counter_sources.iter().any(|c| c.key == "brother_counter_07" && c.value == 9));
+        assert!(
+            r.counter_sources.iter().any(|c| c.key == "total"
+                && c.value == 2000
+                && c.oid.starts_with("1.3.6.1.2.1.43"))
+        );
+        assert!(
+            r.counter_sources
+                .iter()
+                .any(|c| c.key == "brother_counter_07" && c.value == 9)
+        );
         assert!(r.is_printer);
     }
 
@@ -597,7 +674,11 @@ mod tests {
         assert_eq!(drum.remaining_pages, Some(5500));
         assert_eq!(supply(&r, "Laser Unit").remaining_pages, Some(50000));
         assert_eq!(supply(&r, "Belt Unit").state, SupplyState::Empty);
-        assert!(r.counter_sources.iter().any(|c| c.key == "brother_drum_count" && c.value == 320));
+        assert!(
+            r.counter_sources
+                .iter()
+                .any(|c| c.key == "brother_drum_count" && c.value == 320)
+        );
     }
 
     #[test]
@@ -608,7 +689,10 @@ mod tests {
         );
         let r = read_recording(&rec);
         let cyan = supply(&r, "Cyan Drum Unit");
-        assert_eq!((cyan.percent, cyan.remaining_pages), (Some(80.0), Some(4096)));
+        assert_eq!(
+            (cyan.percent, cyan.remaining_pages),
+            (Some(80.0), Some(4096))
+        );
         assert_eq!(supply(&r, "Black Drum Unit").percent, Some(90.0));
         let magenta = supply(&r, "Magenta Toner");
         assert_eq!(magenta.percent, Some(3.0));
@@ -624,7 +708,11 @@ mod tests {
              1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5.11.0|4x|82010400002b71ff\n";
         let r = read_recording(rec);
         assert_eq!(supply(&r, "Black Ink").percent, Some(46.0));
-        assert!(r.supplies.iter().all(|s| !s.description.contains("Drum")), "{:?}", r.supplies);
+        assert!(
+            r.supplies.iter().all(|s| !s.description.contains("Drum")),
+            "{:?}",
+            r.supplies
+        );
     }
 
     #[test]
@@ -651,8 +739,21 @@ mod tests {
 
     #[test]
     fn truncated_or_garbage_blobs_never_panic() {
-        for hex in ["", "ff", "00", "0001", "000104", "0001040000", "00010400000005", "00020400000005ff", "00010900", "0001000000"] {
-            let bytes: Vec<u8> = (0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect();
+        for hex in [
+            "",
+            "ff",
+            "00",
+            "0001",
+            "000104",
+            "0001040000",
+            "00010400000005",
+            "00020400000005ff",
+            "00010900",
+            "0001000000",
+        ] {
+            let bytes: Vec<u8> = (0..hex.len() / 2)
+                .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
+                .collect();
             let recs = records(&bytes);
             assert!(recs.len() <= 1, "{hex}: {recs:?}");
         }
@@ -662,15 +763,21 @@ mod tests {
              1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5.11.0|4|not a blob\n"
         );
         let r = read_recording(&rec);
-        assert!(r.counters.get("total").is_none());
+        assert!(!r.counters.contains_key("total"));
         assert!(r.supplies.is_empty());
     }
 
     #[test]
     fn a_percentage_over_100_is_garbage_not_a_level() {
-        let r = Record { code: 0x6f, value: vec![0xff, 0xff, 0xff, 0xff] };
+        let r = Record {
+            code: 0x6f,
+            value: vec![0xff, 0xff, 0xff, 0xff],
+        };
         assert_eq!(r.percent(), None);
-        let r = Record { code: 0xa1, value: vec![0x05, 0x00] };
+        let r = Record {
+            code: 0xa1,
+            value: vec![0x05, 0x00],
+        };
         assert_eq!(r.percent(), None);
     }
 
@@ -693,22 +800,43 @@ mod tests {
     #[test]
     fn panel_text_is_decoded_in_the_printer_charset() {
         assert_eq!(decode_charset(b"kopi\xcdn", Some(2004)), "kopi\u{eb}n");
-        assert_eq!(decode_charset(b"ma\xb3o toneru", Some(5)), "ma\u{142}o toneru");
+        assert_eq!(
+            decode_charset(b"ma\xb3o toneru", Some(5)),
+            "ma\u{142}o toneru"
+        );
         assert_eq!(decode_charset("準備".as_bytes(), Some(106)), "準備");
         assert_eq!(decode_charset(b"Sleep  \0junk", None), "Sleep");
         let rec = format!(
             "{ID}1.3.6.1.2.1.43.7.1.1.4.1.1|2|2004\n1.3.6.1.4.1.2435.2.3.9.4.2.1.5.4.5.2.0|4x|4b6f706965cd6e2020\n"
         );
         let r = read_recording(&rec);
-        assert!(r.console.contains(&"Kopie\u{eb}n".to_string()), "{:?}", r.console);
+        assert!(
+            r.console.contains(&"Kopie\u{eb}n".to_string()),
+            "{:?}",
+            r.console
+        );
     }
 
     #[test]
     fn inkjet_model_names_are_recognised() {
-        for m in ["DCP-J132W", "MFC-J5110DW", "MFC-T910DW", "MFC-5490CN", "DCP-165C"] {
+        for m in [
+            "DCP-J132W",
+            "MFC-J5110DW",
+            "MFC-T910DW",
+            "MFC-5490CN",
+            "DCP-165C",
+        ] {
             assert!(inkjet_model(m), "{m}");
         }
-        for m in ["HL-L2340DW", "DCP-1618W", "DCP-9020CDW", "MFC-9340CDW", "HL-4150CDN", "DCP-L3550CDW", "MFC-8950DW"] {
+        for m in [
+            "HL-L2340DW",
+            "DCP-1618W",
+            "DCP-9020CDW",
+            "MFC-9340CDW",
+            "HL-4150CDN",
+            "DCP-L3550CDW",
+            "MFC-8950DW",
+        ] {
             assert!(!inkjet_model(m), "{m}");
         }
     }

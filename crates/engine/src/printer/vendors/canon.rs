@@ -34,8 +34,8 @@ use std::collections::BTreeMap;
 
 use super::{VendorModule, keep_counter, oids, put_counter, put_serial};
 use crate::printer::model::Reading;
-use crate::printer::snapshot::Snapshot;
 use crate::printer::standard::idx_str;
+use crate::snmp::Snapshot;
 use crate::snmp::walk::FetchPlan;
 
 const COUNTER_TABLE: &str = "1.3.6.1.4.1.1602.1.11.1.3.1.4";
@@ -125,7 +125,9 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     // (value, oid, description) per meter; names overwrite numbers.
     let mut meters: BTreeMap<Meter, (i64, String, String)> = BTreeMap::new();
     for (idx, v) in snap.column(COUNTER_TABLE) {
-        let (Some(&n), Some(value)) = (idx.first(), v.as_i64()) else { continue };
+        let (Some(&n), Some(value)) = (idx.first(), v.as_i64()) else {
+            continue;
+        };
         if idx.len() != 1 {
             continue;
         }
@@ -144,14 +146,19 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     let names = snap.column(LBP_NAMES);
     for (idx, v) in snap.column(LBP_VALUES) {
         let Some(value) = v.as_i64() else { continue };
-        let name = names.iter().find(|(i, _)| *i == idx).and_then(|(_, n)| n.as_clean_text());
+        let name = names
+            .iter()
+            .find(|(i, _)| *i == idx)
+            .and_then(|(_, n)| n.as_clean_text());
         let i = idx_str(&idx);
         let oid = format!("{LBP_VALUES}.{i}");
         let key = match name.as_deref().map(slug).filter(|s| !s.is_empty()) {
             Some(s) => format!("canon_lbp_{s}"),
             None => format!("canon_lbp_{}", i.replace('.', "_")),
         };
-        let label = name.clone().unwrap_or_else(|| format!("Canon LBP counter {i}"));
+        let label = name
+            .clone()
+            .unwrap_or_else(|| format!("Canon LBP counter {i}"));
         keep_counter(r, &key, value, &oid, Some(&label));
         if let Some(m) = name.as_deref().and_then(meter_of_name) {
             meters.insert(m, (value, oid, label));
@@ -162,23 +169,45 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     if let Some((v, oid, d)) = get(Meter::Black1) {
         put_counter(r, "mono", v, &oid, Some(&d));
     } else if let (Some(l), Some(s)) = (get(Meter::BlackLarge), get(Meter::BlackSmall)) {
-        put_counter(r, "mono", l.0 + s.0, &format!("{}+{}", l.1, s.1), Some("black large + black small"));
+        put_counter(
+            r,
+            "mono",
+            l.0 + s.0,
+            &format!("{}+{}", l.1, s.1),
+            Some("black large + black small"),
+        );
     }
     if let Some((v, oid, d)) = get(Meter::Color1) {
         put_counter(r, "color", v, &oid, Some(&d));
     } else if let (Some(l), Some(s)) = (get(Meter::ColorLarge), get(Meter::ColorSmall)) {
-        put_counter(r, "color", l.0 + s.0, &format!("{}+{}", l.1, s.1), Some("colour large + colour small"));
+        put_counter(
+            r,
+            "color",
+            l.0 + s.0,
+            &format!("{}+{}", l.1, s.1),
+            Some("colour large + colour small"),
+        );
     }
-    for (m, key) in [(Meter::Print1, "print_total"), (Meter::Copy1, "copy_total"), (Meter::Scan1, "scan_total")] {
+    for (m, key) in [
+        (Meter::Print1, "print_total"),
+        (Meter::Copy1, "copy_total"),
+        (Meter::Scan1, "scan_total"),
+    ] {
         if let Some((v, oid, d)) = get(m) {
             put_counter(r, key, v, &oid, Some(&d));
         }
     }
-    if !r.counters.contains_key("total") {
-        if let Some((v, oid, _)) = get(Meter::Total1) {
-            keep_counter(r, "canon_total_from_101", v, &oid, Some("total taken from Canon 'Total 1' (no prtMarkerLifeCount)"));
-            r.counters.insert("total".into(), v);
-        }
+    if !r.counters.contains_key("total")
+        && let Some((v, oid, _)) = get(Meter::Total1)
+    {
+        keep_counter(
+            r,
+            "canon_total_from_101",
+            v,
+            &oid,
+            Some("total taken from Canon 'Total 1' (no prtMarkerLifeCount)"),
+        );
+        r.counters.insert("total".into(), v);
     }
 }
 
@@ -191,20 +220,31 @@ fn identity(snap: &Snapshot, r: &mut Reading) {
     if let Some(m) = snap.text(MODEL) {
         r.identity.model = Some(m);
     } else if r.identity.model.is_none() {
-        r.identity.model = r.identity.description.as_deref().and_then(model_from_sysdescr);
+        r.identity.model = r
+            .identity
+            .description
+            .as_deref()
+            .and_then(model_from_sysdescr);
     }
 }
 
 /// "Canon iR-ADV C5235 /P" → "iR-ADV C5235".
 fn model_from_sysdescr(descr: &str) -> Option<String> {
     let d = descr.trim();
-    let rest = d.get(..5).filter(|p| p.eq_ignore_ascii_case("canon")).map(|_| d[5..].trim())?;
+    let rest = d
+        .get(..5)
+        .filter(|p| p.eq_ignore_ascii_case("canon"))
+        .map(|_| d[5..].trim())?;
     let rest = rest.strip_suffix("/P").unwrap_or(rest).trim();
     (!rest.is_empty()).then(|| rest.to_string())
 }
 
 fn meter_of_name(name: &str) -> Option<Meter> {
-    let n = name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let n = name
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
     NAMES.iter().find(|(k, _)| *k == n).map(|(_, m)| *m)
 }
 
@@ -247,10 +287,19 @@ mod tests {
     fn canon_keeps_every_meter_with_its_canon_number() {
         let r = read_recording(IR_ADV);
         let kept: Vec<&str> = r.counter_sources.iter().map(|c| c.key.as_str()).collect();
-        for k in ["canon_101_total_1", "canon_113_black_small", "canon_222_color_large_per_check_snmp_printer", "canon_999"] {
+        for k in [
+            "canon_101_total_1",
+            "canon_113_black_small",
+            "canon_222_color_large_per_check_snmp_printer",
+            "canon_999",
+        ] {
             assert!(kept.contains(&k), "{k} missing from {kept:?}");
         }
-        let c = r.counter_sources.iter().find(|c| c.key == "canon_999").map(|c| c.oid.clone());
+        let c = r
+            .counter_sources
+            .iter()
+            .find(|c| c.key == "canon_999")
+            .map(|c| c.oid.clone());
         assert_eq!(c.as_deref(), Some("1.3.6.1.4.1.1602.1.11.1.3.1.4.999"));
     }
 
@@ -267,7 +316,10 @@ mod tests {
         assert_eq!(r.counters["color"], 19200);
         assert_eq!(r.counters["print_total"], 41000);
         assert_eq!(r.counters["scan_total"], 900);
-        assert!(!r.counters.contains_key("copy_total"), "101 is disputed: never read as copies");
+        assert!(
+            !r.counters.contains_key("copy_total"),
+            "101 is disputed: never read as copies"
+        );
     }
 
     #[test]
@@ -301,8 +353,15 @@ mod tests {
         assert_eq!(r.counters["print_total"], 5000);
         assert_eq!(r.counters["mono"], 3100);
         assert_eq!(r.counters["copy_total"], 400);
-        assert_eq!(r.counters["total"], 5400, "without prtMarkerLifeCount, Total 1 is the total");
-        assert!(r.counter_sources.iter().any(|c| c.key == "canon_lbp_total_black_1"));
+        assert_eq!(
+            r.counters["total"], 5400,
+            "without prtMarkerLifeCount, Total 1 is the total"
+        );
+        assert!(
+            r.counter_sources
+                .iter()
+                .any(|c| c.key == "canon_lbp_total_black_1")
+        );
         assert_eq!(r.identity.serial.as_deref(), Some("QWE98765"));
         assert_eq!(r.identity.model.as_deref(), Some("LBP712C"));
     }
@@ -318,7 +377,10 @@ mod tests {
 1.3.6.1.4.1.1602.1.11.2.1.1.3.9|65|8
 ",
         );
-        assert!(!r.counters.contains_key("mono"), "half a pair is not a total");
+        assert!(
+            !r.counters.contains_key("mono"),
+            "half a pair is not a total"
+        );
         assert!(!r.counters.contains_key("total"));
         assert!(r.counter_sources.iter().any(|c| c.key == "canon_lbp_9"));
         assert_eq!(r.identity.model.as_deref(), Some("MF"));

@@ -3,12 +3,12 @@
 //!
 //! Identity (PROTOCOLS.md §1.6, glpi-agent `MibSupport/Epson.pm`): serial =
 //! `…1248.1.2.2.1.1.1.5.1` when the Printer-MIB has none; model =
-//! `…1248.1.2.2.1.1.1.2.1` when hrDeviceDescr/prtGeneralPrinterName give none,
-//! else the model name Epson spells into the sysObjectID itself
-//! (`…1248.1.1.2.1.3.7.65.76.45.67.88.49.49` = length 7, `AL-CX11`);
+//! `…1248.1.2.2.1.1.1.2.1` when hrDeviceDescr/prtGeneralPrinterName give none;
 //! firmware = the first version of Epson's firmware table
-//! `…1248.1.2.2.2.1.1.2` (glpi-agent), else the `Firm Ver.` word of ifDescr.1
-//! (`AL-CX11 Hard Ver.1.00 Firm Ver.2.30`).
+//! `…1248.1.2.2.2.1.1.2` (glpi-agent). Not used, on purpose: the name spelt
+//! into the sysObjectID and the `Firm Ver.` of ifDescr belong to the network
+//! interface (`EEPS2 Hard Ver.1.00 Firm Ver.0.53` on a WF-C5790), not to the
+//! printer.
 //!
 //! Counters (`…1248.1.2.2.27.1.1.{3,4,30}.1.1`, **unverified**: repositories
 //! disagree on which of 3 and 4 is mono; the one device-validated mapping,
@@ -25,14 +25,13 @@
 
 use super::{VendorModule, keep_counter, oids, put_counter, put_serial};
 use crate::printer::model::{Reading, Supply, SupplyState};
-use crate::printer::snapshot::Snapshot;
+use crate::snmp::Snapshot;
 use crate::snmp::Value;
 use crate::snmp::walk::FetchPlan;
 
 const SERIAL: &str = "1.3.6.1.4.1.1248.1.2.2.1.1.1.5.1";
 const MODEL: &str = "1.3.6.1.4.1.1248.1.2.2.1.1.1.2.1";
 const FW_VERSIONS: &str = "1.3.6.1.4.1.1248.1.2.2.2.1.1.2";
-const IF_DESCR_1: &str = "1.3.6.1.2.1.2.2.1.2.1";
 const MONO: &str = "1.3.6.1.4.1.1248.1.2.2.27.1.1.3.1.1";
 const COLOR: &str = "1.3.6.1.4.1.1248.1.2.2.27.1.1.4.1.1";
 const TOTAL: &str = "1.3.6.1.4.1.1248.1.2.2.27.1.1.30.1.1";
@@ -53,7 +52,7 @@ pub static MODULE: VendorModule = VendorModule {
 
 fn plan(_: &Snapshot) -> FetchPlan {
     FetchPlan {
-        scalars: oids(&[SERIAL, MODEL, IF_DESCR_1, MONO, COLOR, TOTAL]),
+        scalars: oids(&[SERIAL, MODEL, MONO, COLOR, TOTAL]),
         subtrees: oids(&[FW_VERSIONS, INK_LEVEL, INK_NAME, INK_NAME_ALT]),
         first_rows: vec![],
     }
@@ -63,60 +62,66 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     r.identity.vendor = Some("Epson".into());
     put_serial(r, snap.text(SERIAL), SERIAL, false);
     if r.identity.model.is_none() {
-        r.identity.model = snap
-            .text(MODEL)
-            .or_else(|| r.identity.sys_object_id.as_deref().and_then(model_from_object_id));
+        r.identity.model = snap.text(MODEL);
     }
     if r.identity.firmware.is_none() {
         r.identity.firmware = snap
             .column(FW_VERSIONS)
             .into_iter()
-            .find_map(|(_, v)| v.as_clean_text())
-            .or_else(|| snap.text(IF_DESCR_1).and_then(|d| word_after(&d, "Firm Ver.")));
+            .find_map(|(_, v)| v.as_clean_text());
     }
 
     if let Some(v) = snap.int(MONO) {
-        put_counter(r, "mono", v, MONO, Some("Epson B/W pages (unverified mapping)"));
+        put_counter(
+            r,
+            "mono",
+            v,
+            MONO,
+            Some("Epson B/W pages (unverified mapping)"),
+        );
     }
     if let Some(v) = snap.int(COLOR) {
-        put_counter(r, "color", v, COLOR, Some("Epson colour pages (unverified mapping)"));
+        put_counter(
+            r,
+            "color",
+            v,
+            COLOR,
+            Some("Epson colour pages (unverified mapping)"),
+        );
     }
     if let Some(v) = snap.int(TOTAL) {
         keep_counter(r, "epson_total", v, TOTAL, Some("Epson total pages"));
         if !r.counters.contains_key("total") {
-            put_counter(r, "total", v, TOTAL, Some("Epson total pages (no prtMarkerLifeCount)"));
+            put_counter(
+                r,
+                "total",
+                v,
+                TOTAL,
+                Some("Epson total pages (no prtMarkerLifeCount)"),
+            );
         }
     }
     ink_table(snap, r);
 }
 
-/// The model Epson spells into its sysObjectID: a length arc followed by that
-/// many ASCII arcs at the end (`….7.65.76.45.67.88.49.49` = `AL-CX11`).
-pub(crate) fn model_from_object_id(oid: &str) -> Option<String> {
-    let arcs: Vec<u32> = oid.trim_start_matches('.').split('.').map(|a| a.parse().ok()).collect::<Option<_>>()?;
-    let tail = arcs.get(7..)?;
-    (0..tail.len()).find_map(|p| {
-        let n = usize::try_from(tail[p]).ok()?;
-        let text = &tail[p + 1..];
-        (n >= 2 && text.len() == n && text.iter().all(|&c| (0x21..0x7f).contains(&c)))
-            .then(|| text.iter().filter_map(|&c| char::from_u32(c)).collect())
-    })
-}
-
-/// The whitespace-delimited word after `marker` in `text`.
-fn word_after(text: &str, marker: &str) -> Option<String> {
-    let i = text.find(marker)?;
-    let w: String = text[i + marker.len()..].chars().take_while(|c| !c.is_whitespace() && *c != ',').collect();
-    (!w.is_empty()).then_some(w)
-}
-
 fn ink_table(snap: &Snapshot, r: &mut Reading) {
-    let names: Vec<(Vec<u32>, Value)> = snap.column(INK_NAME).into_iter().chain(snap.column(INK_NAME_ALT)).collect();
+    let names: Vec<(Vec<u32>, Value)> = snap
+        .column(INK_NAME)
+        .into_iter()
+        .chain(snap.column(INK_NAME_ALT))
+        .collect();
     for (idx, level) in snap.column(INK_LEVEL) {
-        let Some(name) = names.iter().find(|(i, _)| *i == idx).and_then(|(_, v)| v.as_clean_text()) else {
+        let Some(name) = names
+            .iter()
+            .find(|(i, _)| *i == idx)
+            .and_then(|(_, v)| v.as_clean_text())
+        else {
             continue;
         };
-        let known = r.supplies.iter().any(|s| s.description.eq_ignore_ascii_case(&name));
+        let known = r
+            .supplies
+            .iter()
+            .any(|s| s.description.eq_ignore_ascii_case(&name));
         if known {
             continue;
         }
@@ -126,7 +131,9 @@ fn ink_table(snap: &Snapshot, r: &mut Reading) {
         let (kind, color) = if lower.contains("maintenance") {
             ("wasteInk", None)
         } else {
-            let color = ["black", "cyan", "magenta", "yellow"].into_iter().find(|c| lower.contains(c));
+            let color = ["black", "cyan", "magenta", "yellow"]
+                .into_iter()
+                .find(|c| lower.contains(c));
             ("inkCartridge", color)
         };
         r.supplies.push(Supply {
@@ -152,18 +159,17 @@ fn ink_table(snap: &Snapshot, r: &mut Reading) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::printer::testutil::read_recording;
 
-    const SYS: &str = "1.3.6.1.2.1.1.1.0|4|EPSON Built-in\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.1248.1.1.2.1.3.6.87.70.45.57.57.57\n";
+    const SYS: &str = "1.3.6.1.2.1.1.1.0|4|EPSON Built-in\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.1248.1.1.2.1.3.5.69.69.80.83.57\n\
+        1.3.6.1.2.1.2.2.1.2.1|4|EEPS9 Hard Ver.1.00 Firm Ver.0.99\n";
 
     #[test]
-    fn epson_model_is_read_from_the_object_id_when_nothing_else_names_it() {
+    fn epson_is_recognised_by_enterprise_and_the_nic_name_is_not_the_model() {
         let r = read_recording(SYS);
         assert_eq!(r.identity.vendor.as_deref(), Some("Epson"));
-        assert_eq!(r.identity.model.as_deref(), Some("WF-999"));
-        assert_eq!(model_from_object_id("1.3.6.1.4.1.1248.1.1.2.1.3"), None);
-        assert_eq!(model_from_object_id("garbage"), None);
+        assert_eq!(r.identity.model, None);
+        assert_eq!(r.identity.firmware, None);
     }
 
     #[test]
@@ -179,12 +185,6 @@ mod tests {
     }
 
     #[test]
-    fn epson_firmware_falls_back_to_the_interface_description() {
-        let rec = format!("{SYS}1.3.6.1.2.1.2.2.1.2.1|4|AL-C999 Hard Ver.1.00 Firm Ver.4.56\n");
-        assert_eq!(read_recording(&rec).identity.firmware.as_deref(), Some("4.56"));
-    }
-
-    #[test]
     fn epson_mono_and_colour_follow_the_validated_mapping_and_total_stays_standard() {
         let rec = format!(
             "{SYS}1.3.6.1.2.1.43.10.2.1.4.1.1|65|1500\n\
@@ -195,7 +195,11 @@ mod tests {
         assert_eq!(r.counters.get("mono"), Some(&600));
         assert_eq!(r.counters.get("color"), Some(&900));
         assert_eq!(r.counters.get("total"), Some(&1500));
-        assert!(r.counter_sources.iter().any(|c| c.key == "epson_total" && c.value == 1501));
+        assert!(
+            r.counter_sources
+                .iter()
+                .any(|c| c.key == "epson_total" && c.value == 1501)
+        );
     }
 
     #[test]

@@ -14,16 +14,40 @@
 
 use super::{VendorModule, keep_counter, oids, put_counter, put_serial};
 use crate::printer::model::Reading;
-use crate::printer::snapshot::Snapshot;
+use crate::snmp::Snapshot;
 use crate::snmp::walk::FetchPlan;
 
 const COUNTERS: &[(&str, &str, &str)] = &[
-    ("total_engine", "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.5.0", "totalEnginePageCount"),
-    ("mono", "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.6.0", "totalMonoPageCount"),
-    ("color", "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.7.0", "totalColorPageCount"),
-    ("duplex", "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.22.0", "duplexPageCount"),
-    ("jams", "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.34.0", "printEngineJamCount"),
-    ("scan_flatbed", "1.3.6.1.4.1.11.2.3.9.4.2.1.2.2.1.74.0", "scannerFlatbedPageCount"),
+    (
+        "total_engine",
+        "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.5.0",
+        "totalEnginePageCount",
+    ),
+    (
+        "mono",
+        "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.6.0",
+        "totalMonoPageCount",
+    ),
+    (
+        "color",
+        "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.7.0",
+        "totalColorPageCount",
+    ),
+    (
+        "duplex",
+        "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.22.0",
+        "duplexPageCount",
+    ),
+    (
+        "jams",
+        "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.34.0",
+        "printEngineJamCount",
+    ),
+    (
+        "scan_flatbed",
+        "1.3.6.1.4.1.11.2.3.9.4.2.1.2.2.1.74.0",
+        "scannerFlatbedPageCount",
+    ),
 ];
 const SERIAL: &str = "1.3.6.1.4.1.11.2.3.9.4.2.1.1.3.3.0";
 const MODEL: &str = "1.3.6.1.4.1.11.2.3.9.4.2.1.1.3.2.0";
@@ -59,22 +83,33 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     }
     put_serial(r, snap.text(SERIAL), SERIAL, false);
     let descr = r.identity.description.clone().unwrap_or_default();
-    put_serial(r, sysdescr_field(&descr, "SN"), "1.3.6.1.2.1.1.1.0 (SN:)", false);
+    put_serial(
+        r,
+        sysdescr_field(&descr, "SN"),
+        "1.3.6.1.2.1.1.1.0 (SN:)",
+        false,
+    );
     if r.identity.model.is_none() {
         r.identity.model = snap.text(MODEL).or_else(|| sysdescr_field(&descr, "PID"));
     }
     for (_, v) in snap.column(DISPLAY) {
-        if let Some(t) = v.as_clean_text() {
-            if !r.console.contains(&t) {
-                r.console.push(t);
-            }
+        if let Some(t) = v.as_clean_text()
+            && !r.console.contains(&t)
+        {
+            r.console.push(t);
         }
     }
-    if r.counters.get("total").is_none() {
-        if let Some(&t) = r.counters.get("total_engine") {
-            keep_counter(r, "total_from_engine", t, COUNTERS[0].1, Some("total taken from totalEnginePageCount"));
-            r.counters.insert("total".into(), t);
-        }
+    if !r.counters.contains_key("total")
+        && let Some(&t) = r.counters.get("total_engine")
+    {
+        keep_counter(
+            r,
+            "total_from_engine",
+            t,
+            COUNTERS[0].1,
+            Some("total taken from totalEnginePageCount"),
+        );
+        r.counters.insert("total".into(), t);
     }
 }
 
@@ -82,7 +117,11 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
 fn sysdescr_field(descr: &str, key: &str) -> Option<String> {
     descr
         .split(',')
-        .find_map(|part| part.trim().strip_prefix(key).and_then(|rest| rest.strip_prefix(':')))
+        .find_map(|part| {
+            part.trim()
+                .strip_prefix(key)
+                .and_then(|rest| rest.strip_prefix(':'))
+        })
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
 }
@@ -109,7 +148,10 @@ mod tests {
         assert_eq!(r.counters["mono"], 48213);
         assert_eq!(r.counters["duplex"], 1200);
         assert_eq!(r.counters["jams"], 7);
-        assert!(!r.counters.contains_key("color"), "a missing counter is not a zero");
+        assert!(
+            !r.counters.contains_key("color"),
+            "a missing counter is not a zero"
+        );
         assert!(r.is_printer);
     }
 

@@ -20,11 +20,14 @@
 //!
 //! Identity: model `E.18334.1.1.1.1.6.2.1.0` (confirmed: glpi-agent, LibreNMS),
 //! with a leading "KONICA MINOLTA" removed; firmware `E.18334.1.1.1.1.6.1.0`
-//! (LibreNMS). Serial: the Printer-MIB's (no Konica OID is documented).
+//! (LibreNMS). Without the model OID or a standard model (hrDeviceDescr
+//! "Generic 28C-1" is a driver name, not a model), sysDescr without its
+//! brand ("Develop ineo  280" → "ineo 280"). Serial: the Printer-MIB's (no Konica
+//! OID is documented).
 
 use super::{VendorModule, keep_counter, oids, put_counter, starts_with_word};
 use crate::printer::model::Reading;
-use crate::printer::snapshot::Snapshot;
+use crate::snmp::Snapshot;
 use crate::snmp::walk::FetchPlan;
 
 const TOTAL: &str = "1.3.6.1.4.1.18334.1.1.1.5.7.2.1.1.0";
@@ -54,8 +57,18 @@ pub static MODULE: VendorModule = VendorModule {
 fn plan(_: &Snapshot) -> FetchPlan {
     FetchPlan {
         scalars: oids(&[
-            TOTAL, DUPLEX, SCANS, SCANS_ALT, COPY_BLACK, PRINT_BLACK, COPY_COLOR, PRINT_COLOR, ALT_PRINT_BLACK,
-            ALT_PRINT_COLOR, MODEL, FIRMWARE,
+            TOTAL,
+            DUPLEX,
+            SCANS,
+            SCANS_ALT,
+            COPY_BLACK,
+            PRINT_BLACK,
+            COPY_COLOR,
+            PRINT_COLOR,
+            ALT_PRINT_BLACK,
+            ALT_PRINT_COLOR,
+            MODEL,
+            FIRMWARE,
         ]),
         subtrees: vec![],
         first_rows: vec![],
@@ -86,8 +99,19 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     r.identity.vendor = Some(brand.into());
     if let Some(m) = model {
         r.identity.model = Some(m);
-    } else if let Some(m) = r.identity.model.take() {
+    } else if let Some(m) = r
+        .identity
+        .model
+        .take()
+        .filter(|m| !m.starts_with("Generic "))
+    {
         r.identity.model = Some(strip_konica(&m));
+    } else {
+        r.identity.model = r
+            .identity
+            .description
+            .as_deref()
+            .and_then(model_from_sysdescr);
     }
     if let Some(fw) = snap.text(FIRMWARE) {
         r.identity.firmware = Some(fw);
@@ -104,26 +128,59 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
             put_counter(r, key, v, oid, Some(d));
         }
     }
-    for (key, parts) in [("copy_total", [COPY_BLACK, COPY_COLOR]), ("print_total", [PRINT_BLACK, PRINT_COLOR])] {
-        let found: Vec<(i64, &str)> = parts.iter().filter_map(|o| snap.int(o).map(|v| (v, *o))).collect();
+    for (key, parts) in [
+        ("copy_total", [COPY_BLACK, COPY_COLOR]),
+        ("print_total", [PRINT_BLACK, PRINT_COLOR]),
+    ] {
+        let found: Vec<(i64, &str)> = parts
+            .iter()
+            .filter_map(|o| snap.int(o).map(|v| (v, *o)))
+            .collect();
         if !found.is_empty() {
             let oid = found.iter().map(|f| f.1).collect::<Vec<_>>().join("+");
-            put_counter(r, key, found.iter().map(|f| f.0).sum(), &oid, Some("Konica black + colour"));
+            put_counter(
+                r,
+                key,
+                found.iter().map(|f| f.0).sum(),
+                &oid,
+                Some("Konica black + colour"),
+            );
         }
     }
     match (snap.int(SCANS), snap.int(SCANS_ALT)) {
         (Some(v), alt) => {
             put_counter(r, "scan_total", v, SCANS, Some("Konica TotalScans"));
             if let Some(a) = alt {
-                keep_counter(r, "konica_scans_2_3_1_5_1", a, SCANS_ALT, Some("Konica scan counter (glpi-agent)"));
+                keep_counter(
+                    r,
+                    "konica_scans_2_3_1_5_1",
+                    a,
+                    SCANS_ALT,
+                    Some("Konica scan counter (glpi-agent)"),
+                );
             }
         }
-        (None, Some(a)) => put_counter(r, "scan_total", a, SCANS_ALT, Some("Konica scan counter (glpi-agent)")),
+        (None, Some(a)) => put_counter(
+            r,
+            "scan_total",
+            a,
+            SCANS_ALT,
+            Some("Konica scan counter (glpi-agent)"),
+        ),
         (None, None) => {}
     }
-    for (key, oid) in [("konica_print_black_2_3_1_7_1", ALT_PRINT_BLACK), ("konica_print_color_2_3_1_11_1", ALT_PRINT_COLOR)] {
+    for (key, oid) in [
+        ("konica_print_black_2_3_1_7_1", ALT_PRINT_BLACK),
+        ("konica_print_color_2_3_1_11_1", ALT_PRINT_COLOR),
+    ] {
         if let Some(v) = snap.int(oid) {
-            keep_counter(r, key, v, oid, Some("labelled print by LibreNMS; meaning unconfirmed"));
+            keep_counter(
+                r,
+                key,
+                v,
+                oid,
+                Some("labelled print by LibreNMS; meaning unconfirmed"),
+            );
         }
     }
     if let Some(v) = snap.int(TOTAL) {
@@ -132,6 +189,18 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
             r.counters.insert("total".into(), v);
         }
     }
+}
+
+/// "Develop ineo  280" → "ineo 280": sysDescr without its brand, spaces squeezed.
+fn model_from_sysdescr(descr: &str) -> Option<String> {
+    let words: Vec<&str> = descr.split_whitespace().collect();
+    let skip = match words.first().map(|w| w.to_lowercase()) {
+        Some(w) if w == "konica" => 2,
+        Some(w) if w == "develop" || w == "sindoh" => 1,
+        _ => return None,
+    };
+    let rest = words.get(skip..).unwrap_or(&[]).join(" ");
+    (!rest.is_empty()).then_some(rest)
 }
 
 /// "KONICA MINOLTA bizhub C3110" → "bizhub C3110"; other brands are kept.
@@ -180,8 +249,16 @@ mod tests {
         assert_eq!(r.counters["copy_total"], 25000);
         assert_eq!(r.counters["print_total"], 45000);
         assert_eq!(r.counters["scan_total"], 3400);
-        assert!(r.counter_sources.iter().any(|c| c.key == "konica_total" && c.value == 70000));
-        assert!(r.counter_sources.iter().any(|c| c.key == "konica_scans_2_3_1_5_1" && c.value == 3300));
+        assert!(
+            r.counter_sources
+                .iter()
+                .any(|c| c.key == "konica_total" && c.value == 70000)
+        );
+        assert!(
+            r.counter_sources
+                .iter()
+                .any(|c| c.key == "konica_scans_2_3_1_5_1" && c.value == 3300)
+        );
     }
 
     #[test]
@@ -194,7 +271,10 @@ mod tests {
 
     #[test]
     fn develop_model_makes_a_develop_even_under_a_konica_sysdescr() {
-        let r = read_recording(&BIZHUB.replace("|4|KONICA MINOLTA bizhub C258\n1.3.6.1.4.1.18334.1.1.1.5", "|4|Develop ineo+ 258\n1.3.6.1.4.1.18334.1.1.1.5"));
+        let r = read_recording(&BIZHUB.replace(
+            "|4|KONICA MINOLTA bizhub C258\n1.3.6.1.4.1.18334.1.1.1.5",
+            "|4|Develop ineo+ 258\n1.3.6.1.4.1.18334.1.1.1.5",
+        ));
         assert_eq!(r.identity.vendor.as_deref(), Some("Develop"));
         let model = r.identity.model.clone().unwrap_or_default();
         assert!(model.contains("ineo+ 258"), "{model}");
@@ -215,5 +295,28 @@ mod tests {
         assert_eq!(r.counters["total"], 900);
         assert_eq!(r.identity.model.as_deref(), Some("bizhub 25e"));
         assert_eq!(super::brand_of("Sindoh N600"), Some("Sindoh"));
+    }
+
+    #[test]
+    fn develop_stub_gets_its_brand_and_model_from_sysdescr() {
+        let r = read_recording(
+            "\
+1.3.6.1.2.1.1.1.0|4|Develop ineo  300
+1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.18334.1.2.1.2.1.50.2.2
+",
+        );
+        assert_eq!(r.identity.vendor.as_deref(), Some("Develop"));
+        assert_eq!(r.identity.model.as_deref(), Some("ineo 300"));
+        assert_eq!(super::model_from_sysdescr("KONICA"), None);
+        let g = read_recording(&BIZHUB.replace(
+            "1.3.6.1.4.1.18334.1.1.1.1.6.2.1.0|4|KONICA MINOLTA bizhub C258\n",
+            "",
+        ));
+        assert_eq!(
+            g.identity.model.as_deref(),
+            Some("bizhub C258"),
+            "a driver name is not a model"
+        );
+        assert_eq!(super::model_from_sysdescr("HP LaserJet"), None);
     }
 }

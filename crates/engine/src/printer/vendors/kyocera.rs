@@ -23,8 +23,8 @@
 
 use super::{VendorModule, keep_counter, oids, put_counter, put_serial, starts_with_word};
 use crate::printer::model::Reading;
-use crate::printer::snapshot::Snapshot;
 use crate::printer::standard::idx_str;
+use crate::snmp::Snapshot;
 use crate::snmp::walk::FetchPlan;
 
 const TOTAL_PRINTED: &str = "1.3.6.1.4.1.1347.43.10.1.1.12.1.1";
@@ -53,8 +53,22 @@ pub static MODULE: VendorModule = VendorModule {
 
 fn plan(_: &Snapshot) -> FetchPlan {
     FetchPlan {
-        scalars: oids(&[TOTAL_PRINTED, ONE_SIDED, TWO_SIDED, SCANS, SERIAL, MODEL, FIRMWARE]),
-        subtrees: oids(&[FUNCTION, FUNCTION_MODE, BY_SIZE_TOTAL, BY_SIZE_MONO, BY_SIZE_COLOR]),
+        scalars: oids(&[
+            TOTAL_PRINTED,
+            ONE_SIDED,
+            TWO_SIDED,
+            SCANS,
+            SERIAL,
+            MODEL,
+            FIRMWARE,
+        ]),
+        subtrees: oids(&[
+            FUNCTION,
+            FUNCTION_MODE,
+            BY_SIZE_TOTAL,
+            BY_SIZE_MONO,
+            BY_SIZE_COLOR,
+        ]),
         first_rows: vec![],
     }
 }
@@ -83,17 +97,39 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     }
 
     for (idx, v) in snap.column(FUNCTION) {
-        let (Some(value), [f]) = (v.as_i64(), idx.as_slice()) else { continue };
+        let (Some(value), [f]) = (v.as_i64(), idx.as_slice()) else {
+            continue;
+        };
         let oid = format!("{FUNCTION}.{f}");
         match f {
-            1 => put_counter(r, "print_total", value, &oid, Some("Kyocera printer function total")),
-            2 => put_counter(r, "copy_total", value, &oid, Some("Kyocera copier function total")),
+            1 => put_counter(
+                r,
+                "print_total",
+                value,
+                &oid,
+                Some("Kyocera printer function total"),
+            ),
+            2 => put_counter(
+                r,
+                "copy_total",
+                value,
+                &oid,
+                Some("Kyocera copier function total"),
+            ),
             4 => put_counter(r, "fax", value, &oid, Some("Kyocera fax function total")),
-            _ => keep_counter(r, &format!("kyocera_function_{f}"), value, &oid, Some("Kyocera function counter")),
+            _ => keep_counter(
+                r,
+                &format!("kyocera_function_{f}"),
+                value,
+                &oid,
+                Some("Kyocera function counter"),
+            ),
         }
     }
     for (idx, v) in snap.column(FUNCTION_MODE) {
-        let (Some(value), [f, m]) = (v.as_i64(), idx.as_slice()) else { continue };
+        let (Some(value), [f, m]) = (v.as_i64(), idx.as_slice()) else {
+            continue;
+        };
         let oid = format!("{FUNCTION_MODE}.{f}.{m}");
         let key = match (f, m) {
             (1, 1) => Some("print_mono"),
@@ -104,12 +140,25 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
         };
         match key {
             Some(k) => put_counter(r, k, value, &oid, Some("Kyocera function × colour mode")),
-            None => keep_counter(r, &format!("kyocera_function_{f}_mode_{m}"), value, &oid, Some("Kyocera function × colour mode")),
+            None => keep_counter(
+                r,
+                &format!("kyocera_function_{f}_mode_{m}"),
+                value,
+                &oid,
+                Some("Kyocera function × colour mode"),
+            ),
         }
     }
-    for (col, key) in [(BY_SIZE_MONO, "mono"), (BY_SIZE_COLOR, "color"), (BY_SIZE_TOTAL, "kyocera_total_by_size")] {
-        let rows: Vec<(Vec<u32>, i64)> =
-            snap.column(col).into_iter().filter_map(|(i, v)| v.as_i64().map(|n| (i, n))).collect();
+    for (col, key) in [
+        (BY_SIZE_MONO, "mono"),
+        (BY_SIZE_COLOR, "color"),
+        (BY_SIZE_TOTAL, "kyocera_total_by_size"),
+    ] {
+        let rows: Vec<(Vec<u32>, i64)> = snap
+            .column(col)
+            .into_iter()
+            .filter_map(|(i, v)| v.as_i64().map(|n| (i, n)))
+            .collect();
         if rows.is_empty() {
             continue;
         }
@@ -122,20 +171,38 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
             put_counter(r, key, sum, &src, Some(&descr));
         }
         for (i, n) in rows {
-            keep_counter(r, &format!("{key}_size_row_{}", idx_str(&i).replace('.', "_")), n, &format!("{col}.{}", idx_str(&i)), None);
+            keep_counter(
+                r,
+                &format!("{key}_size_row_{}", idx_str(&i).replace('.', "_")),
+                n,
+                &format!("{col}.{}", idx_str(&i)),
+                None,
+            );
         }
     }
     if let Some(v) = snap.int(TWO_SIDED) {
         put_counter(r, "duplex", v, TWO_SIDED, Some("Kyocera 2-sided count"));
     }
     if let Some(v) = snap.int(ONE_SIDED) {
-        keep_counter(r, "kyocera_one_sided", v, ONE_SIDED, Some("Kyocera 1-sided count"));
+        keep_counter(
+            r,
+            "kyocera_one_sided",
+            v,
+            ONE_SIDED,
+            Some("Kyocera 1-sided count"),
+        );
     }
     if let Some(v) = snap.int(SCANS) {
         put_counter(r, "scan_total", v, SCANS, Some("Kyocera scan total"));
     }
     if let Some(v) = snap.int(TOTAL_PRINTED) {
-        keep_counter(r, "kyocera_total_printed", v, TOTAL_PRINTED, Some("Kyocera total (status page figure)"));
+        keep_counter(
+            r,
+            "kyocera_total_printed",
+            v,
+            TOTAL_PRINTED,
+            Some("Kyocera total (status page figure)"),
+        );
         if !r.counters.contains_key("total") {
             r.counters.insert("total".into(), v);
         }
@@ -178,7 +245,11 @@ mod tests {
     fn kyocera_total_stays_the_life_count_and_the_status_page_total_is_kept() {
         let r = read_recording(TASKALFA);
         assert_eq!(r.counters["total"], 61000);
-        let kept = r.counter_sources.iter().find(|c| c.key == "kyocera_total_printed").map(|c| c.value);
+        let kept = r
+            .counter_sources
+            .iter()
+            .find(|c| c.key == "kyocera_total_printed")
+            .map(|c| c.value);
         assert_eq!(kept, Some(61010));
     }
 
@@ -198,7 +269,12 @@ mod tests {
         assert_eq!(r.counters["print_color"], 17995);
         assert_eq!(r.counters["copy_mono"], 7985);
         assert_eq!(r.counters["copy_color"], 2015);
-        assert!(r.counter_sources.iter().any(|c| c.key == "kyocera_function_1_mode_2"), "single colour is kept raw");
+        assert!(
+            r.counter_sources
+                .iter()
+                .any(|c| c.key == "kyocera_function_1_mode_2"),
+            "single colour is kept raw"
+        );
     }
 
     #[test]
@@ -234,7 +310,10 @@ mod tests {
         assert_eq!(r.identity.serial.as_deref(), Some("VXB7700001"));
         assert_eq!(r.identity.model.as_deref(), Some("P-4020DN"));
         assert!(!r.counters.contains_key("mono"), "no vendor rows, no mono");
-        assert_eq!(super::brand_of("TA Triumph-Adler P-C3570DN"), "TA Triumph-Adler");
+        assert_eq!(
+            super::brand_of("TA Triumph-Adler P-C3570DN"),
+            "TA Triumph-Adler"
+        );
     }
 
     #[test]
@@ -251,6 +330,10 @@ mod tests {
         );
         assert!(!r.counters.contains_key("print_total"));
         assert!(!r.counters.contains_key("print_mono"));
-        assert!(r.counter_sources.iter().any(|c| c.key == "kyocera_function_3" && c.value == 77));
+        assert!(
+            r.counter_sources
+                .iter()
+                .any(|c| c.key == "kyocera_function_3" && c.value == 77)
+        );
     }
 }

@@ -19,8 +19,8 @@
 
 use super::{VendorModule, keep_counter, oids, put_counter, put_serial};
 use crate::printer::model::Reading;
-use crate::printer::snapshot::Snapshot;
 use crate::printer::standard::idx_str;
+use crate::snmp::Snapshot;
 use crate::snmp::walk::FetchPlan;
 
 const SIDES_MONO: &str = "1.3.6.1.4.1.641.6.4.2.2.1.6";
@@ -66,14 +66,23 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
         r.identity.firmware = Some(fw);
     }
 
-    for (col, key, label) in [(SIDES_MONO, "mono", "mono"), (SIDES_COLOR, "color", "color")] {
+    for (col, key, label) in [
+        (SIDES_MONO, "mono", "mono"),
+        (SIDES_COLOR, "color", "color"),
+    ] {
         for (idx, v) in snap.column(col) {
             let Some(n) = v.as_i64() else { continue };
             let oid = format!("{col}.{}", idx_str(&idx));
             if idx == [1, 1] {
                 put_counter(r, key, n, &oid, Some("Lexmark paperSidesCount"));
             } else {
-                keep_counter(r, &format!("lexmark_sides_{label}_{}", idx_str(&idx).replace('.', "_")), n, &oid, Some("Lexmark paperSidesCount row"));
+                keep_counter(
+                    r,
+                    &format!("lexmark_sides_{label}_{}", idx_str(&idx).replace('.', "_")),
+                    n,
+                    &oid,
+                    Some("Lexmark paperSidesCount row"),
+                );
             }
         }
     }
@@ -82,8 +91,13 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
 /// "Lexmark T640 version NS.NP.N219 kernel …" → ("T640", "NS.NP.N219").
 fn from_sysdescr(descr: &str) -> (Option<String>, Option<String>) {
     let words: Vec<&str> = descr.split_whitespace().collect();
-    let Some(pos) = words.iter().position(|w| w.eq_ignore_ascii_case("lexmark")) else { return (None, None) };
-    let model = words.get(pos + 1).filter(|w| !w.eq_ignore_ascii_case("version")).map(|w| w.to_string());
+    let Some(pos) = words.iter().position(|w| w.eq_ignore_ascii_case("lexmark")) else {
+        return (None, None);
+    };
+    let model = words
+        .get(pos + 1)
+        .filter(|w| !w.eq_ignore_ascii_case("version"))
+        .map(|w| w.to_string());
     let fw = words
         .iter()
         .position(|w| w.eq_ignore_ascii_case("version"))
@@ -121,7 +135,11 @@ mod tests {
         assert_eq!(r.counters["total"], 23000);
         assert_eq!(r.counters["mono"], 15000);
         assert_eq!(r.counters["color"], 8000);
-        assert!(r.counter_sources.iter().any(|c| c.key == "lexmark_sides_mono_1_2" && c.value == 900));
+        assert!(
+            r.counter_sources
+                .iter()
+                .any(|c| c.key == "lexmark_sides_mono_1_2" && c.value == 900)
+        );
     }
 
     #[test]

@@ -8,9 +8,9 @@
 //! The rule for each normalised counter is written in the module's doc.
 
 use super::model::{CounterSource, Reading};
-use super::snapshot::Snapshot;
-use crate::snmp::walk::FetchPlan;
 use crate::snmp::Oid;
+use crate::snmp::Snapshot;
+use crate::snmp::walk::FetchPlan;
 
 pub mod brother;
 pub mod canon;
@@ -81,26 +81,40 @@ pub fn probe_oids() -> Vec<Oid> {
 /// Which module describes this device: by enterprise, then by the probes that
 /// answered, then by the maker's name in the descriptive strings.
 pub fn detect(snap: &Snapshot, r: &Reading) -> Option<&'static VendorModule> {
-    if let Some(e) = r.identity.enterprise {
-        if let Some(m) = VENDORS.iter().find(|m| m.enterprises.contains(&e)) {
-            return Some(m);
-        }
+    if let Some(e) = r.identity.enterprise
+        && let Some(m) = VENDORS.iter().find(|m| m.enterprises.contains(&e))
+    {
+        return Some(m);
     }
-    if let Some(m) = VENDORS.iter().find(|m| m.probes.iter().any(|p| snap.at(p).is_some())) {
+    if let Some(m) = VENDORS
+        .iter()
+        .find(|m| m.probes.iter().any(|p| snap.at(p).is_some()))
+    {
         return Some(m);
     }
     let texts = descriptive_texts(snap, r);
     VENDORS
         .iter()
-        .find(|m| texts.iter().any(|t| m.words.iter().any(|w| starts_with_word(t, w))))
+        .find(|m| {
+            texts
+                .iter()
+                .any(|t| m.words.iter().any(|w| starts_with_word(t, w)))
+        })
         .copied()
 }
 
 /// sysDescr, hrDeviceDescr values and prtGeneralPrinterName, lower-cased.
 pub fn descriptive_texts(snap: &Snapshot, r: &Reading) -> Vec<String> {
     let mut v: Vec<String> = r.identity.description.iter().cloned().collect();
-    for col in [super::oids::HR_DEVICE_DESCR, super::oids::PRT_GENERAL_PRINTER_NAME] {
-        v.extend(snap.column(col).into_iter().filter_map(|(_, x)| x.as_clean_text()));
+    for col in [
+        super::oids::HR_DEVICE_DESCR,
+        super::oids::PRT_GENERAL_PRINTER_NAME,
+    ] {
+        v.extend(
+            snap.column(col)
+                .into_iter()
+                .filter_map(|(_, x)| x.as_clean_text()),
+        );
     }
     v.into_iter().map(|s| s.to_lowercase()).collect()
 }
@@ -108,7 +122,11 @@ pub fn descriptive_texts(snap: &Snapshot, r: &Reading) -> Vec<String> {
 /// True when `text` begins with `word` followed by a non-letter (or the end).
 pub fn starts_with_word(text: &str, word: &str) -> bool {
     let t = text.trim_start();
-    t.starts_with(word) && t[word.len()..].chars().next().is_none_or(|c| !c.is_alphanumeric())
+    t.starts_with(word)
+        && t[word.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric())
 }
 
 /// True when `word` appears in `text` as a whole word.
@@ -147,11 +165,11 @@ pub fn keep_counter(r: &mut Reading, key: &str, value: i64, oid: &str, descripti
 /// Sets the serial when the device did not give a plausible one yet, or when
 /// `prefer` is true (the vendor's own OID is known to be the one on the label).
 pub fn put_serial(r: &mut Reading, serial: Option<String>, oid: &str, prefer: bool) {
-    if let Some(s) = serial.filter(|s| super::standard::plausible_serial(s)) {
-        if prefer || r.identity.serial.is_none() {
-            r.identity.serial = Some(s.trim().to_string());
-            r.identity.serial_source = Some(oid.to_string());
-        }
+    if let Some(s) = serial.filter(|s| super::standard::plausible_serial(s))
+        && (prefer || r.identity.serial.is_none())
+    {
+        r.identity.serial = Some(s.trim().to_string());
+        r.identity.serial_source = Some(oid.to_string());
     }
 }
 

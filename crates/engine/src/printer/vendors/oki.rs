@@ -17,7 +17,7 @@
 use super::brother::device_id_field;
 use super::{VendorModule, keep_counter, oids, put_serial};
 use crate::printer::model::Reading;
-use crate::printer::snapshot::Snapshot;
+use crate::snmp::Snapshot;
 use crate::snmp::walk::FetchPlan;
 
 const SERIAL: &str = "1.3.6.1.4.1.2001.1.1.1.1.11.1.10.45.0";
@@ -51,7 +51,10 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     if r.identity.model.is_none() {
         r.identity.model = snap
             .text(MODEL)
-            .or_else(|| snap.text(DEVICE_ID).and_then(|id| device_id_field(&id, &["MODEL", "MDL"])))
+            .or_else(|| {
+                snap.text(DEVICE_ID)
+                    .and_then(|id| device_id_field(&id, &["MODEL", "MDL"]))
+            })
             .or_else(|| attached.as_ref().map(|a| a.0.clone()));
     }
     if r.identity.firmware.is_none() {
@@ -59,9 +62,21 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     }
     for (idx, v) in snap.column(COUNTERS) {
         if let Some(n) = v.as_i64() {
-            let key = format!("oki_170_{}", idx.iter().map(u32::to_string).collect::<Vec<_>>().join("_"));
-            let oid = format!("{COUNTERS}.{}", idx.iter().map(u32::to_string).collect::<Vec<_>>().join("."));
-            keep_counter(r, &key, n, &oid, Some("OKI private counter (column meaning unverified)"));
+            let key = format!(
+                "oki_170_{}",
+                idx.iter().map(u32::to_string).collect::<Vec<_>>().join("_")
+            );
+            let oid = format!(
+                "{COUNTERS}.{}",
+                idx.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+            );
+            keep_counter(
+                r,
+                &key,
+                n,
+                &oid,
+                Some("OKI private counter (column meaning unverified)"),
+            );
         }
     }
 }
@@ -73,7 +88,10 @@ fn attached_printer(descr: &str) -> Option<(String, Option<String>)> {
     let rest = rest.split(" : ").next().unwrap_or(rest);
     let mut words = rest.split_whitespace();
     let model = words.next()?.to_string();
-    let firmware = words.find_map(|w| w.strip_prefix("Rev.")).map(str::to_string).filter(|f| !f.is_empty());
+    let firmware = words
+        .find_map(|w| w.strip_prefix("Rev."))
+        .map(str::to_string)
+        .filter(|f| !f.is_empty());
     Some((model, firmware))
 }
 
@@ -108,7 +126,10 @@ mod tests {
     fn oki_device_id_gives_the_model_when_the_private_one_is_missing() {
         let rec = "1.3.6.1.2.1.1.1.0|4|OKI B999\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.2001.1.1.1.1\n\
             1.3.6.1.4.1.11.2.3.9.1.1.7.0|4|MANUFACTURE:OKI;COMMAND SET:PCL;MODEL:B999dn;CLASS:PRINTER;\n";
-        assert_eq!(read_recording(rec).identity.model.as_deref(), Some("B999dn"));
+        assert_eq!(
+            read_recording(rec).identity.model.as_deref(),
+            Some("B999dn")
+        );
     }
 
     #[test]
@@ -120,7 +141,11 @@ mod tests {
         let r = read_recording(&rec);
         assert_eq!(r.counters.get("total"), Some(&5000));
         assert_eq!(r.counters.len(), 1);
-        let kept: Vec<_> = r.counter_sources.iter().filter(|c| c.key.starts_with("oki_170_")).collect();
+        let kept: Vec<_> = r
+            .counter_sources
+            .iter()
+            .filter(|c| c.key.starts_with("oki_170_"))
+            .collect();
         assert_eq!(kept.len(), 2);
         assert_eq!(kept[0].oid, "1.3.6.1.4.1.2001.1.1.1.1.11.1.10.170.1.6.1");
     }

@@ -30,12 +30,14 @@
 //!
 //! Identity: serial `E.367.3.2.1.2.1.4.0` (confirmed: glpi-agent Device.pm,
 //! LibreNMS), used when the Printer-MIB has none; model `E.367.3.2.1.1.1.1.0` and
-//! firmware `….2.0` (confirmed: LibreNMS ricoh/savin/gestetner/nrg). Without them
-//! the model and firmware come from sysDescr's first part ("MP C3501/LD635C 2.01").
+//! firmware `….2.0` (confirmed: LibreNMS ricoh/savin/gestetner/nrg). Without the
+//! model OID: the standard model, else sysDescr's first part ("LANIER MP
+//! C3501/LD635C 2.01 / …" → "MP C3501/LD635C"); a leading badge name is removed.
+//! Without the firmware OID: the version at the end of that part ("2.01").
 
 use super::{VendorModule, keep_counter, oids, put_counter, put_serial, starts_with_word};
 use crate::printer::model::{Reading, Supply, SupplyState};
-use crate::printer::snapshot::Snapshot;
+use crate::snmp::Snapshot;
 use crate::snmp::walk::FetchPlan;
 
 const COUNTER_TYPE: &str = "1.3.6.1.4.1.367.3.2.1.2.19.5.1.2";
@@ -112,7 +114,11 @@ pub(crate) fn brand_of(descr: &str) -> &'static str {
 fn identity(snap: &Snapshot, r: &mut Reading, descr: &str) {
     put_serial(r, snap.text(SERIAL), SERIAL, false);
     let (d_model, d_fw) = from_sysdescr(descr);
-    if let Some(m) = snap.text(MODEL).or(d_model) {
+    if let Some(m) = snap
+        .text(MODEL)
+        .or_else(|| r.identity.model.take())
+        .or(d_model)
+    {
         r.identity.model = Some(strip_brand(&m));
     }
     if let Some(fw) = snap.text(FIRMWARE).or(d_fw) {
@@ -124,7 +130,10 @@ fn identity(snap: &Snapshot, r: &mut Reading, descr: &str) {
 fn strip_brand(model: &str) -> String {
     let m = model.trim();
     for (w, _) in BRANDS {
-        if m.len() > w.len() && m[..w.len()].eq_ignore_ascii_case(w) && m.as_bytes()[w.len()] == b' ' {
+        if m.len() > w.len()
+            && m[..w.len()].eq_ignore_ascii_case(w)
+            && m.as_bytes()[w.len()] == b' '
+        {
             return m[w.len()..].trim().to_string();
         }
     }
@@ -140,7 +149,9 @@ fn from_sysdescr(descr: &str) -> (Option<String>, Option<String>) {
     }
     let words: Vec<&str> = first.split_whitespace().skip(1).collect();
     let (model_words, fw) = match words.split_last() {
-        Some((last, rest)) if !rest.is_empty() && looks_like_version(last) => (rest, Some(last.to_string())),
+        Some((last, rest)) if !rest.is_empty() && looks_like_version(last) => {
+            (rest, Some(last.to_string()))
+        }
         _ => (&words[..], None),
     };
     let model = model_words.join(" ");
@@ -148,7 +159,9 @@ fn from_sysdescr(descr: &str) -> (Option<String>, Option<String>) {
 }
 
 fn looks_like_version(w: &str) -> bool {
-    w.contains('.') && w.chars().all(|c| c.is_ascii_digit() || c == '.') && w.starts_with(|c: char| c.is_ascii_digit())
+    w.contains('.')
+        && w.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && w.starts_with(|c: char| c.is_ascii_digit())
 }
 
 fn counters(snap: &Snapshot, r: &mut Reading) {
@@ -157,14 +170,29 @@ fn counters(snap: &Snapshot, r: &mut Reading) {
     let mut total_10: Option<(i64, String)> = None;
     for (idx, t) in snap.column(COUNTER_TYPE) {
         let Some(ty) = t.as_i64() else { continue };
-        let Some(value) = values.iter().find(|(i, _)| *i == idx).and_then(|(_, v)| v.as_i64()) else { continue };
-        let oid = format!("{COUNTER_VALUE}.{}", crate::printer::standard::idx_str(&idx));
+        let Some(value) = values
+            .iter()
+            .find(|(i, _)| *i == idx)
+            .and_then(|(_, v)| v.as_i64())
+        else {
+            continue;
+        };
+        let oid = format!(
+            "{COUNTER_VALUE}.{}",
+            crate::printer::standard::idx_str(&idx)
+        );
         let known = TYPES.iter().find(|(k, _, _)| *k == ty);
         let key = match known {
             Some((_, suffix, _)) => format!("ricoh_type_{ty}_{suffix}"),
             None => format!("ricoh_type_{ty}"),
         };
-        keep_counter(r, &key, value, &oid, Some(&format!("Ricoh counter type {ty}")));
+        keep_counter(
+            r,
+            &key,
+            value,
+            &oid,
+            Some(&format!("Ricoh counter type {ty}")),
+        );
         if ty == 10 && total_10.is_none() {
             total_10 = Some((value, oid.clone()));
         }
@@ -181,23 +209,37 @@ fn counters(snap: &Snapshot, r: &mut Reading) {
     for (key, value, oids) in sums {
         put_counter(r, key, value, &oids.join("+"), Some("Ricoh counter table"));
     }
-    if !r.counters.contains_key("total") {
-        if let Some((v, oid)) = total_10 {
-            keep_counter(r, "ricoh_total_from_type_10", v, &oid, Some("total taken from Ricoh type 10 (no prtMarkerLifeCount)"));
-            r.counters.insert("total".into(), v);
-        }
+    if !r.counters.contains_key("total")
+        && let Some((v, oid)) = total_10
+    {
+        keep_counter(
+            r,
+            "ricoh_total_from_type_10",
+            v,
+            &oid,
+            Some("total taken from Ricoh type 10 (no prtMarkerLifeCount)"),
+        );
+        r.counters.insert("total".into(), v);
     }
 }
 
 fn toners(snap: &Snapshot, r: &mut Reading) {
     let names = snap.column(TONER_NAME);
     for (idx, v) in snap.column(TONER_PERCENT) {
-        let (Some(raw), Some(&n)) = (v.as_i64(), idx.last()) else { continue };
-        let mib = r.supplies.iter().find(|s| s.index == Some(n) && s.source.is_none());
+        let (Some(raw), Some(&n)) = (v.as_i64(), idx.last()) else {
+            continue;
+        };
+        let mib = r
+            .supplies
+            .iter()
+            .find(|s| s.index == Some(n) && s.source.is_none());
         if mib.is_some_and(|s| s.percent.is_some()) {
             continue; // the Printer-MIB already gives a real percentage
         }
-        let name = names.iter().find(|(i, _)| *i == idx).and_then(|(_, x)| x.as_clean_text());
+        let name = names
+            .iter()
+            .find(|(i, _)| *i == idx)
+            .and_then(|(_, x)| x.as_clean_text());
         let description = name
             .or_else(|| mib.map(|s| s.description.clone()).filter(|d| !d.is_empty()))
             .unwrap_or_else(|| format!("toner {n}"));
@@ -276,7 +318,10 @@ mod tests {
         assert_eq!(r.counters["copy_color"], 320);
         assert_eq!(r.counters["print_mono"], 50000);
         assert_eq!(r.counters["scan_total"], 75);
-        assert!(!r.counters.contains_key("fax"), "a missing counter is not a zero");
+        assert!(
+            !r.counters.contains_key("fax"),
+            "a missing counter is not a zero"
+        );
         let keys: Vec<&str> = r.counter_sources.iter().map(|c| c.key.as_str()).collect();
         assert!(keys.contains(&"ricoh_type_10_total"));
         assert!(keys.contains(&"ricoh_type_9999"), "unknown types are kept");
@@ -285,10 +330,18 @@ mod tests {
     #[test]
     fn ricoh_private_toner_percent_is_an_extra_supply_not_a_fake_mib_percent() {
         let r = read_recording(MP_C);
-        let mib_black = r.supplies.iter().find(|s| s.index == Some(1)).expect("mib row");
+        let mib_black = r
+            .supplies
+            .iter()
+            .find(|s| s.index == Some(1))
+            .expect("mib row");
         assert_eq!(mib_black.level, Some(-3));
         assert_eq!(mib_black.percent, None);
-        let vendor: Vec<_> = r.supplies.iter().filter(|s| s.source.as_deref() == Some("ricoh")).collect();
+        let vendor: Vec<_> = r
+            .supplies
+            .iter()
+            .filter(|s| s.source.as_deref() == Some("ricoh"))
+            .collect();
         assert_eq!(vendor.len(), 1, "cyan already has a real MIB percentage");
         assert_eq!(vendor[0].index, None);
         assert_eq!(vendor[0].description, "Toner (Black)");
@@ -324,7 +377,10 @@ mod tests {
         );
         assert_eq!(g.identity.vendor.as_deref(), Some("Gestetner"));
         assert_eq!(g.identity.model.as_deref(), Some("MPC2500/DSc525"));
-        for (d, b) in [("SAVIN MP C4503 1.18 / SAVIN Network Printer", "Savin"), ("NRG SP 4210N 1.05 / NRG Network Printer C model", "NRG")] {
+        for (d, b) in [
+            ("SAVIN MP C4503 1.18 / SAVIN Network Printer", "Savin"),
+            ("NRG SP 4210N 1.05 / NRG Network Printer C model", "NRG"),
+        ] {
             assert_eq!(super::brand_of(d), b);
         }
     }
@@ -346,7 +402,10 @@ mod tests {
         assert_eq!(v[0].percent, Some(0.0));
         assert_eq!(v[0].level, Some(-100));
         assert_eq!(v[1].percent, None, "250 is not a percentage");
-        assert!(!r.counters.contains_key("print_total"), "a type without a value is skipped");
+        assert!(
+            !r.counters.contains_key("print_total"),
+            "a type without a value is skipped"
+        );
         assert_eq!(r.identity.model.as_deref(), Some("SP 3600DN"));
     }
 }

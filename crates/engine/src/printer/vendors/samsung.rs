@@ -16,7 +16,7 @@
 
 use super::{VendorModule, keep_counter, oids, put_counter, put_serial};
 use crate::printer::model::Reading;
-use crate::printer::snapshot::Snapshot;
+use crate::snmp::Snapshot;
 use crate::snmp::walk::FetchPlan;
 
 const MODEL: &str = "1.3.6.1.4.1.236.11.5.1.1.1.1.0";
@@ -43,7 +43,12 @@ fn plan(_: &Snapshot) -> FetchPlan {
 
 fn apply(snap: &Snapshot, r: &mut Reading) {
     r.identity.vendor = Some("Samsung".into());
-    let parsed = r.identity.description.as_deref().map(parse_sys_descr).unwrap_or_default();
+    let parsed = r
+        .identity
+        .description
+        .as_deref()
+        .map(parse_sys_descr)
+        .unwrap_or_default();
     if let Some(m) = parsed.model.or_else(|| snap.text(MODEL)) {
         r.identity.model = Some(m);
     }
@@ -52,9 +57,21 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     }
     put_serial(r, parsed.serial, "1.3.6.1.2.1.1.1.0", false);
     if let Some(v) = snap.int(TOTAL) {
-        keep_counter(r, "samsung_total", v, TOTAL, Some("Samsung total pages (unverified)"));
+        keep_counter(
+            r,
+            "samsung_total",
+            v,
+            TOTAL,
+            Some("Samsung total pages (unverified)"),
+        );
         if !r.counters.contains_key("total") {
-            put_counter(r, "total", v, TOTAL, Some("Samsung total pages (no prtMarkerLifeCount)"));
+            put_counter(
+                r,
+                "total",
+                v,
+                TOTAL,
+                Some("Samsung total pages (no prtMarkerLifeCount)"),
+            );
         }
     }
 }
@@ -74,7 +91,10 @@ fn parse_sys_descr(d: &str) -> Parsed {
         return Parsed::default();
     }
     let mut head = first;
-    while let Some(rest) = head.strip_prefix("Samsung ").or_else(|| head.strip_prefix("SAMSUNG ")) {
+    while let Some(rest) = head
+        .strip_prefix("Samsung ")
+        .or_else(|| head.strip_prefix("SAMSUNG "))
+    {
         head = rest.trim_start();
     }
     let (model_part, after) = match head.find(" Series") {
@@ -90,19 +110,30 @@ fn parse_sys_descr(d: &str) -> Parsed {
         .trim()
         .strip_prefix("OS ")
         .and_then(version)
-        .or_else(|| rest.first().and_then(|f| version(f.trim_start_matches(['V', 'v']))));
+        .or_else(|| {
+            rest.first()
+                .and_then(|f| version(f.trim_start_matches(['V', 'v'])))
+        });
     let serial = rest
         .iter()
         .find_map(|f| f.strip_prefix("S/N"))
         .map(str::trim)
         .and_then(|s| s.split_whitespace().next())
         .map(str::to_string);
-    Parsed { model, firmware, serial }
+    Parsed {
+        model,
+        firmware,
+        serial,
+    }
 }
 
 /// The leading dotted number of `s` (`11.01.03.04_02-27-2017` → `11.01.03.04`).
 fn version(s: &str) -> Option<String> {
-    let v: String = s.trim().chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let v: String = s
+        .trim()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     let v = v.trim_end_matches('.');
     (v.contains('.') || (!v.is_empty() && v.len() == s.trim().len())).then(|| v.to_string())
 }
@@ -114,7 +145,9 @@ mod tests {
 
     #[test]
     fn samsung_sysdescr_gives_model_firmware_and_serial() {
-        let p = parse_sys_descr("Samsung CLX-9999 Series;V1.00.01.64 Sep-27-2010;Engine 1.77.81;NIC V4.01.20(CLX-9999) 02-05-2010;S/N ZZZ9999999");
+        let p = parse_sys_descr(
+            "Samsung CLX-9999 Series;V1.00.01.64 Sep-27-2010;Engine 1.77.81;NIC V4.01.20(CLX-9999) 02-05-2010;S/N ZZZ9999999",
+        );
         assert_eq!(p.model.as_deref(), Some("CLX-9999"));
         assert_eq!(p.firmware.as_deref(), Some("1.00.01.64"));
         assert_eq!(p.serial.as_deref(), Some("ZZZ9999999"));
@@ -122,7 +155,9 @@ mod tests {
 
     #[test]
     fn older_samsung_sysdescr_has_the_firmware_after_os() {
-        let p = parse_sys_descr("Samsung ML-9999 Series OS 1.01.15.47 02-10-2010;Engine 1.01.25;NIC V4.01.09(ML-999x)");
+        let p = parse_sys_descr(
+            "Samsung ML-9999 Series OS 1.01.15.47 02-10-2010;Engine 1.01.25;NIC V4.01.09(ML-999x)",
+        );
         assert_eq!(p.model.as_deref(), Some("ML-9999"));
         assert_eq!(p.firmware.as_deref(), Some("1.01.15.47"));
         assert_eq!(p.serial, None);
@@ -130,7 +165,9 @@ mod tests {
 
     #[test]
     fn empty_samsung_serial_field_gives_no_serial() {
-        let p = parse_sys_descr("Samsung M9999FX; V11.01.03.04_02-27-2017;Engine V1.00.06 01-19-2017_V1.00;NIC ;S/N");
+        let p = parse_sys_descr(
+            "Samsung M9999FX; V11.01.03.04_02-27-2017;Engine V1.00.06 01-19-2017_V1.00;NIC ;S/N",
+        );
         assert_eq!(p.model.as_deref(), Some("M9999FX"));
         assert_eq!(p.firmware.as_deref(), Some("11.01.03.04"));
         assert_eq!(p.serial, None);
@@ -149,6 +186,10 @@ mod tests {
         assert_eq!(r.identity.model.as_deref(), Some("M9999FX"));
         assert_eq!(r.identity.serial.as_deref(), Some("ZDQ0000001"));
         assert_eq!(r.counters.get("total"), Some(&22934));
-        assert!(r.counter_sources.iter().any(|c| c.key == "samsung_total" && c.value == 22940));
+        assert!(
+            r.counter_sources
+                .iter()
+                .any(|c| c.key == "samsung_total" && c.value == 22940)
+        );
     }
 }

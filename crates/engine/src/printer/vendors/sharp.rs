@@ -32,8 +32,8 @@
 
 use super::{VendorModule, keep_counter, oids, put_counter};
 use crate::printer::model::Reading;
-use crate::printer::snapshot::Snapshot;
 use crate::printer::standard::idx_str;
+use crate::snmp::Snapshot;
 use crate::snmp::walk::FetchPlan;
 
 const VALUES: &str = "1.3.6.1.4.1.2385.1.1.19.2.1.3";
@@ -85,7 +85,11 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     if let Some(m) = snap.text(MODEL) {
         r.identity.model = Some(m);
     } else if r.identity.model.is_none() {
-        r.identity.model = r.identity.description.as_deref().and_then(model_from_sysdescr);
+        r.identity.model = r
+            .identity
+            .description
+            .as_deref()
+            .and_then(model_from_sysdescr);
     }
     if let Some(fw) = snap.text(FIRMWARE) {
         r.identity.firmware = Some(fw);
@@ -97,13 +101,26 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
         let Some(value) = v.as_i64() else { continue };
         let i = idx_str(&idx);
         let oid = format!("{VALUES}.{i}");
-        let name = names.iter().find(|(n, _)| *n == idx).and_then(|(_, n)| n.as_clean_text());
+        let name = names
+            .iter()
+            .find(|(n, _)| *n == idx)
+            .and_then(|(_, n)| n.as_clean_text());
         let label = name.clone().unwrap_or_else(|| format!("Sharp counter {i}"));
-        keep_counter(r, &format!("sharp_{}", i.replace('.', "_")), value, &oid, Some(&label));
+        keep_counter(
+            r,
+            &format!("sharp_{}", i.replace('.', "_")),
+            value,
+            &oid,
+            Some(&label),
+        );
         if let Some((_, key, _)) = MAP.iter().find(|(k, _, _)| idx.as_slice() == k.as_slice()) {
             put_counter(r, key, value, &oid, Some(&label));
         } else if let Some(n) = name {
-            let n = n.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+            let n = n
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase();
             if let Some((_, key, _)) = MAP.iter().find(|(_, _, known)| *known == n) {
                 by_name.push((key, value, oid, label));
             }
@@ -119,7 +136,10 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
 /// "SHARP MX-2614N" → "MX-2614N".
 fn model_from_sysdescr(descr: &str) -> Option<String> {
     let d = descr.trim();
-    let rest = d.get(..6).filter(|p| p.eq_ignore_ascii_case("sharp ")).map(|_| d[6..].trim())?;
+    let rest = d
+        .get(..6)
+        .filter(|p| p.eq_ignore_ascii_case("sharp "))
+        .map(|_| d[6..].trim())?;
     (!rest.is_empty()).then(|| rest.to_string())
 }
 
@@ -187,9 +207,16 @@ mod tests {
     #[test]
     fn sharp_other_counts_are_kept_with_their_names() {
         let r = read_recording(MX);
-        let other = r.counter_sources.iter().find(|c| c.key == "sharp_5_5_61").expect("kept");
+        let other = r
+            .counter_sources
+            .iter()
+            .find(|c| c.key == "sharp_5_5_61")
+            .expect("kept");
         assert_eq!(other.value, 9);
-        assert_eq!(other.description.as_deref(), Some("Black & White Other Count"));
+        assert_eq!(
+            other.description.as_deref(),
+            Some("Black & White Other Count")
+        );
         assert!(r.counter_sources.iter().any(|c| c.key == "sharp_8_4_51"));
     }
 
@@ -214,7 +241,10 @@ mod tests {
 ",
         );
         assert_eq!(r.counters.get("mono").copied(), Some(42));
-        assert!(!r.counters.contains_key("print_mono"), "text is not a count");
+        assert!(
+            !r.counters.contains_key("print_mono"),
+            "text is not a count"
+        );
         assert_eq!(r.identity.model.as_deref(), Some("MX-C301W"));
     }
 }

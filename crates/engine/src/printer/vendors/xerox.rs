@@ -36,7 +36,7 @@
 
 use super::{VendorModule, keep_counter, oids, put_counter, put_serial};
 use crate::printer::model::Reading;
-use crate::printer::snapshot::Snapshot;
+use crate::snmp::Snapshot;
 use crate::snmp::walk::FetchPlan;
 
 const TOTAL_IMPRESSIONS: &str = "1.3.6.1.4.1.253.8.53.13.2.1.6.1.20.1";
@@ -50,7 +50,10 @@ const SERIAL: &str = "1.3.6.1.4.1.253.8.53.3.2.1.3.1";
 const DEVICE_ID: &str = "1.3.6.1.4.1.253.8.51.1.2.1.20.1";
 const SAMSUNG_MODEL: &str = "1.3.6.1.4.1.236.11.5.1.1.1.1.0";
 const SAMSUNG_VERSION: &str = "1.3.6.1.4.1.236.11.5.1.1.1.2.0";
-const FX_COUNTERS: &[&str] = &["1.3.6.1.4.1.297.1.111.1.41.1.1.2.1", "1.3.6.1.4.1.297.1.111.1.41.1.1.2.2"];
+const FX_COUNTERS: &[&str] = &[
+    "1.3.6.1.4.1.297.1.111.1.41.1.1.2.1",
+    "1.3.6.1.4.1.297.1.111.1.41.1.1.2.2",
+];
 
 /// The Xerox module.
 pub static MODULE: VendorModule = VendorModule {
@@ -63,14 +66,21 @@ pub static MODULE: VendorModule = VendorModule {
     apply,
 };
 
-fn plan(snap: &Snapshot) -> FetchPlan {
-    let fuji = enterprise(snap) == Some(297);
-    let mut scalars = vec![SERIAL, DEVICE_ID, SAMSUNG_MODEL, SAMSUNG_VERSION];
-    if fuji {
-        scalars.extend(FX_COUNTERS);
-    } else {
-        scalars.extend([TOTAL_IMPRESSIONS, COLOR_IMPRESSIONS, BLACK_IMPRESSIONS, COPY_BLACK, COPY_COLOR, SCAN_EMAIL, SCAN_NETWORK]);
-    }
+fn plan(_: &Snapshot) -> FetchPlan {
+    let mut scalars = vec![
+        SERIAL,
+        DEVICE_ID,
+        SAMSUNG_MODEL,
+        SAMSUNG_VERSION,
+        TOTAL_IMPRESSIONS,
+        COLOR_IMPRESSIONS,
+        BLACK_IMPRESSIONS,
+        COPY_BLACK,
+        COPY_COLOR,
+        SCAN_EMAIL,
+        SCAN_NETWORK,
+    ];
+    scalars.extend(FX_COUNTERS);
     FetchPlan {
         scalars: oids(&scalars),
         subtrees: vec![],
@@ -78,14 +88,12 @@ fn plan(snap: &Snapshot) -> FetchPlan {
     }
 }
 
-fn enterprise(snap: &Snapshot) -> Option<u32> {
-    snap.at("1.3.6.1.2.1.1.2.0")
-        .and_then(|v| v.as_oid())
-        .and_then(crate::printer::standard::enterprise_of)
-}
-
 /// Brands, longest first, as they start sysDescr.
-const BRANDS: &[(&str, &str)] = &[("fuji xerox", "Fuji Xerox"), ("fujifilm", "Fujifilm"), ("xerox", "Xerox")];
+const BRANDS: &[(&str, &str)] = &[
+    ("fuji xerox", "Fuji Xerox"),
+    ("fujifilm", "Fujifilm"),
+    ("xerox", "Xerox"),
+];
 
 /// The brand on the device: sysDescr's first words, else the sysObjectID branch.
 pub(crate) fn brand_of(descr: &str, sys_object_id: &str) -> &'static str {
@@ -106,7 +114,9 @@ pub(crate) fn brand_of(descr: &str, sys_object_id: &str) -> &'static str {
 pub(crate) fn model_from_sysdescr(descr: &str) -> Option<String> {
     let first = descr.split(';').next().unwrap_or("").trim();
     let lower = first.to_lowercase();
-    let (w, _) = BRANDS.iter().find(|(w, _)| super::starts_with_word(&lower, w))?;
+    let (w, _) = BRANDS
+        .iter()
+        .find(|(w, _)| super::starts_with_word(&lower, w))?;
     let rest = first.get(w.len()..).unwrap_or("").trim();
     (!rest.is_empty()).then(|| rest.to_string())
 }
@@ -153,31 +163,73 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
             put_counter(r, key, v, oid, Some(d));
         }
     }
-    let copies: Vec<(i64, &str)> = [COPY_BLACK, COPY_COLOR].iter().filter_map(|o| snap.int(o).map(|v| (v, *o))).collect();
+    let copies: Vec<(i64, &str)> = [COPY_BLACK, COPY_COLOR]
+        .iter()
+        .filter_map(|o| snap.int(o).map(|v| (v, *o)))
+        .collect();
     if !copies.is_empty() {
         let oid = copies.iter().map(|c| c.1).collect::<Vec<_>>().join("+");
-        put_counter(r, "copy_total", copies.iter().map(|c| c.0).sum(), &oid, Some("Xerox black + colour copies"));
+        put_counter(
+            r,
+            "copy_total",
+            copies.iter().map(|c| c.0).sum(),
+            &oid,
+            Some("Xerox black + colour copies"),
+        );
     }
-    let scans: Vec<(i64, &str)> = [SCAN_EMAIL, SCAN_NETWORK].iter().filter_map(|o| snap.int(o).map(|v| (v, *o))).collect();
+    let scans: Vec<(i64, &str)> = [SCAN_EMAIL, SCAN_NETWORK]
+        .iter()
+        .filter_map(|o| snap.int(o).map(|v| (v, *o)))
+        .collect();
     if let Some(v) = snap.int(SCAN_EMAIL) {
-        keep_counter(r, "xerox_scan_to_email", v, SCAN_EMAIL, Some("Xerox scans sent by e-mail"));
+        keep_counter(
+            r,
+            "xerox_scan_to_email",
+            v,
+            SCAN_EMAIL,
+            Some("Xerox scans sent by e-mail"),
+        );
     }
     if let Some(v) = snap.int(SCAN_NETWORK) {
-        keep_counter(r, "xerox_scan_to_network", v, SCAN_NETWORK, Some("Xerox scans saved to the network"));
+        keep_counter(
+            r,
+            "xerox_scan_to_network",
+            v,
+            SCAN_NETWORK,
+            Some("Xerox scans saved to the network"),
+        );
     }
     if !scans.is_empty() {
         let oid = scans.iter().map(|c| c.1).collect::<Vec<_>>().join("+");
-        put_counter(r, "scan_total", scans.iter().map(|c| c.0).sum(), &oid, Some("Xerox e-mail + network scans"));
+        put_counter(
+            r,
+            "scan_total",
+            scans.iter().map(|c| c.0).sum(),
+            &oid,
+            Some("Xerox e-mail + network scans"),
+        );
     }
     if let Some(v) = snap.int(TOTAL_IMPRESSIONS) {
-        keep_counter(r, "xerox_total_impressions", v, TOTAL_IMPRESSIONS, Some("Xerox total impressions"));
+        keep_counter(
+            r,
+            "xerox_total_impressions",
+            v,
+            TOTAL_IMPRESSIONS,
+            Some("Xerox total impressions"),
+        );
         if !r.counters.contains_key("total") {
             r.counters.insert("total".into(), v);
         }
     }
     for (i, oid) in FX_COUNTERS.iter().enumerate() {
         if let Some(v) = snap.int(oid) {
-            keep_counter(r, &format!("fujixerox_counter_{}", i + 1), v, oid, Some("Fuji Xerox counter (meaning unverified)"));
+            keep_counter(
+                r,
+                &format!("fujixerox_counter_{}", i + 1),
+                v,
+                oid,
+                Some("Fuji Xerox counter (meaning unverified)"),
+            );
         }
     }
 }
@@ -223,7 +275,11 @@ mod tests {
         assert_eq!(r.counters["total"], 120004);
         assert_eq!(r.counters["color"], 40000);
         assert_eq!(r.counters["mono"], 80000);
-        assert!(r.counter_sources.iter().any(|c| c.key == "xerox_total_impressions" && c.value == 120000));
+        assert!(
+            r.counter_sources
+                .iter()
+                .any(|c| c.key == "xerox_total_impressions" && c.value == 120000)
+        );
     }
 
     #[test]
@@ -264,8 +320,15 @@ mod tests {
         assert_eq!(f.identity.vendor.as_deref(), Some("Fujifilm"));
         assert_eq!(f.identity.model.as_deref(), Some("Apeos C3060"));
         assert_eq!(f.identity.serial.as_deref(), Some("TC100000000001"));
-        assert!(f.counter_sources.iter().any(|c| c.key == "fujixerox_counter_1"));
-        assert!(!f.counters.contains_key("mono"), "unverified counters are not normalised");
+        assert!(
+            f.counter_sources
+                .iter()
+                .any(|c| c.key == "fujixerox_counter_1")
+        );
+        assert!(
+            !f.counters.contains_key("mono"),
+            "unverified counters are not normalised"
+        );
         let x = read_recording(
             "\
 1.3.6.1.2.1.1.1.0|4|FUJI XEROX DocuPrint CM315 z; Net 16.41,ESS 201210101131
@@ -274,8 +337,14 @@ mod tests {
         );
         assert_eq!(x.identity.vendor.as_deref(), Some("Fuji Xerox"));
         assert_eq!(x.identity.model.as_deref(), Some("DocuPrint CM315 z"));
-        assert_eq!(super::brand_of("", "1.3.6.1.4.1.297.1.11.93.2.1.2"), "Fujifilm");
-        assert_eq!(super::brand_of("", "1.3.6.1.4.1.297.1.11.93.1.35"), "Fuji Xerox");
+        assert_eq!(
+            super::brand_of("", "1.3.6.1.4.1.297.1.11.93.2.1.2"),
+            "Fujifilm"
+        );
+        assert_eq!(
+            super::brand_of("", "1.3.6.1.4.1.297.1.11.93.1.35"),
+            "Fuji Xerox"
+        );
     }
 
     #[test]
@@ -283,6 +352,9 @@ mod tests {
         assert_eq!(super::device_id_model("MFG:Xerox;CMD:PCL;"), None);
         assert_eq!(super::device_id_model(";;:;MDL:"), None);
         assert_eq!(super::model_from_sysdescr("Xerox"), None);
-        assert_eq!(super::model_from_sysdescr("Xerox Phaser 4600; System 35.004"), Some("Phaser 4600".into()));
+        assert_eq!(
+            super::model_from_sysdescr("Xerox Phaser 4600; System 35.004"),
+            Some("Phaser 4600".into())
+        );
     }
 }

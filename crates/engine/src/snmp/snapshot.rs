@@ -1,10 +1,10 @@
-//! Everything fetched from one device, by OID, with typed accessors. Decoders
-//! and vendor modules read only from here, so they are pure functions that
-//! tests can feed from a recording.
+//! Everything fetched from one device, by OID, with typed accessors. The walker
+//! fills it; decoders and vendor modules read only from here, so they are pure
+//! functions that tests can feed from a recording.
 
 use std::collections::BTreeMap;
 
-use crate::snmp::{Oid, Value};
+use super::{Oid, Value};
 
 /// The values fetched from one device. Exceptions are never stored.
 #[derive(Clone, Debug, Default)]
@@ -54,7 +54,10 @@ impl Snapshot {
     }
 
     /// Every value inside the subtree `prefix`, with the arcs after the prefix.
-    pub fn subtree<'a>(&'a self, prefix: &'a Oid) -> impl Iterator<Item = (&'a [u32], &'a Value)> + 'a {
+    pub fn subtree<'a>(
+        &'a self,
+        prefix: &'a Oid,
+    ) -> impl Iterator<Item = (&'a [u32], &'a Value)> + 'a {
         self.values
             .range(prefix.clone()..)
             .take_while(move |(o, _)| o.starts_with(prefix))
@@ -64,7 +67,10 @@ impl Snapshot {
     /// Subtree at a dotted prefix, collected.
     pub fn column(&self, prefix: &str) -> Vec<(Vec<u32>, Value)> {
         match prefix.parse::<Oid>() {
-            Ok(p) => self.subtree(&p).map(|(s, v)| (s.to_vec(), v.clone())).collect(),
+            Ok(p) => self
+                .subtree(&p)
+                .map(|(s, v)| (s.to_vec(), v.clone()))
+                .collect(),
             Err(_) => Vec::new(),
         }
     }
@@ -79,8 +85,8 @@ impl Snapshot {
 
     /// Adds values from another fetch (e.g. another SNMP context) without
     /// replacing what is already there.
-    pub fn merge_missing(&mut self, other: BTreeMap<Oid, Value>) {
-        for (k, v) in other {
+    pub fn merge_missing(&mut self, other: Snapshot) {
+        for (k, v) in other.values {
             self.values.entry(k).or_insert(v);
         }
     }
