@@ -42,7 +42,6 @@ const PRINTER_OBJECT_IDS: &[&str] = &[
     "1.3.6.1.4.1.683",       // Extended Systems print servers (Zebra)
     "1.3.6.1.4.1.40093",     // Pantum
     "1.3.6.1.4.1.1552",      // Avery Dennison
-    "1.3.6.1.4.1.3369",      // TSC
     "1.3.6.1.4.1.10059",     // Sato
     "1.3.6.1.4.1.1206",      // Intermec
     "1.3.6.1.4.1.2699",      // Printer Working Group
@@ -75,6 +74,11 @@ const NOT_PRINTER_ENTERPRISES: &[u32] = &[
     232,   // Compaq/HPE servers (iLO)
     5951,  // Netscaler
 ];
+
+/// True for enterprises whose devices are computers, network gear or UPSes.
+pub fn is_host_enterprise(e: u32) -> bool {
+    NOT_PRINTER_ENTERPRISES.contains(&e)
+}
 
 const OS_WORDS: &[&str] = &[
     "linux",
@@ -123,7 +127,6 @@ fn decide(snap: &Snapshot, r: &Reading) -> (bool, &'static str, String) {
         || [
             "1.3.6.1.4.1.10642",
             "1.3.6.1.4.1.683",
-            "1.3.6.1.4.1.3369",
             "1.3.6.1.4.1.10059",
             "1.3.6.1.4.1.1206",
             "1.3.6.1.4.1.51966",
@@ -134,7 +137,23 @@ fn decide(snap: &Snapshot, r: &Reading) -> (bool, &'static str, String) {
     let mfp = r
         .counters
         .keys()
-        .any(|k| k.starts_with("copy") || k.starts_with("scan") || k == "fax");
+        .any(|k| k.starts_with("copy") || k.starts_with("scan") || k == "fax")
+        || super::vendors::descriptive_texts(snap, r).iter().any(|t| {
+            [
+                "scanner",
+                "facsimile",
+                " fax",
+                "copier",
+                "mfp",
+                "multifunction",
+            ]
+            .iter()
+            .any(|w| t.contains(w))
+        })
+        || r.identity.model.as_deref().is_some_and(|m| {
+            let m = m.to_ascii_uppercase();
+            ["MFC-", "DCP-"].iter().any(|p| m.starts_with(p))
+        });
     let printer_kind = if label {
         "label_printer"
     } else if mfp {

@@ -235,6 +235,13 @@ pub fn build_reading(snap: &Snapshot, vendor: Option<&'static VendorModule>) -> 
             r.identity.vendor = Some(m.name.to_string());
         }
         (m.apply)(snap, &mut r);
+        // The brand on the box, when another maker built it.
+        if let Some(brand) = vendors::brand_in_sysdescr(&r).filter(|b| !std::ptr::eq(*b, m)) {
+            r.identity.vendor = Some(brand.name.to_string());
+        }
+    }
+    if r.identity.model.is_none() {
+        r.identity.model = model_from_sysdescr(&r);
     }
     tidy_model(&mut r);
     classify(snap, &mut r);
@@ -255,12 +262,37 @@ fn generic_identity(snap: &Snapshot, r: &mut Reading) {
     let hr = snap
         .get(&Oid::lit(HR_DEVICE_DESCR).child(&[dev]))
         .and_then(|v| v.as_clean_text())
-        .filter(|_| r.identity.enterprise != Some(311) && r.identity.enterprise != Some(8072));
+        .filter(|d| {
+            !r.identity
+                .enterprise
+                .is_some_and(super::classify::is_host_enterprise)
+                && !d.starts_with("Generic ")
+        });
     let name = snap
         .column(PRT_GENERAL_PRINTER_NAME)
         .into_iter()
         .find_map(|(_, v)| v.as_clean_text());
     r.identity.model = hr.or(name);
+}
+
+/// The words after the maker's name at the start of sysDescr, up to the first
+/// separator ("TOSHIBA e-STUDIO305CS, …" → "e-STUDIO305CS").
+fn model_from_sysdescr(r: &Reading) -> Option<String> {
+    let d = r.identity.description.as_deref()?;
+    let m = vendors::brand_in_sysdescr(r)?;
+    let lower = d.to_lowercase();
+    let word = m
+        .words
+        .iter()
+        .find(|w| vendors::starts_with_word(&lower, w))?;
+    let rest = d.trim_start().get(word.len()..)?.trim_start();
+    let end = [",", ";", " /", " version", " Version", " VERSION", "  "]
+        .iter()
+        .filter_map(|sep| rest.find(sep))
+        .min()
+        .unwrap_or(rest.len());
+    let model = rest.get(..end)?.trim();
+    (!model.is_empty() && model.len() <= 40).then(|| model.to_string())
 }
 
 /// Strips the maker's name and " series" from the model.
@@ -269,8 +301,19 @@ fn tidy_model(r: &mut Reading) {
         return;
     };
     let mut m = model.trim().to_string();
-    if let Some(v) = &r.identity.vendor {
-        for prefix in [v.as_str(), "Hewlett-Packard", "Hewlett Packard"] {
+    let makers = vendors::VENDORS
+        .iter()
+        .flat_map(|m| std::iter::once(m.name).chain(m.words.iter().copied()));
+    let prefixes: Vec<&str> = r
+        .identity
+        .vendor
+        .as_deref()
+        .into_iter()
+        .chain(["Hewlett-Packard", "Hewlett Packard"])
+        .chain(makers)
+        .collect();
+    {
+        for prefix in prefixes {
             let head = m.get(..prefix.len());
             if head.is_some_and(|h| h.eq_ignore_ascii_case(prefix))
                 && m.as_bytes().get(prefix.len()) == Some(&b' ')

@@ -210,7 +210,9 @@ where
         } else {
             // Ask for no more than the agent has shown it will send back.
             let room = cap.map_or(MAX_RESPONSE_VARBINDS, |c| c.saturating_sub(nr_take) as u32);
-            reps.min(MAX_RESPONSE_VARBINDS / col_take as u32).min(room / col_take as u32).max(1)
+            reps.min(MAX_RESPONSE_VARBINDS / col_take as u32)
+                .min(room / col_take as u32)
+                .max(1)
         };
         stats.requests += 1;
         let res = if v1 {
@@ -255,7 +257,9 @@ where
             // Some agents drop an answer that would not fit instead of saying
             // tooBig. Once the agent has answered this exchange, silence to a big
             // request is treated as "too big" until the request is minimal.
-            Err(SnmpError::Timeout { .. }) if answered_once && (reps > 1 || chunk > 1) && timeouts < 3 => {
+            Err(SnmpError::Timeout { .. })
+                if answered_once && (reps > 1 || chunk > 1) && timeouts < 3 =>
+            {
                 timeouts += 1;
                 if !v1 && reps > 1 {
                     reps = (eff_reps / 4).max(1);

@@ -81,10 +81,15 @@ pub fn probe_oids() -> Vec<Oid> {
 /// Which module describes this device: by enterprise, then by the probes that
 /// answered, then by the maker's name in the descriptive strings.
 pub fn detect(snap: &Snapshot, r: &Reading) -> Option<&'static VendorModule> {
-    if let Some(e) = r.identity.enterprise
-        && let Some(m) = VENDORS.iter().find(|m| m.enterprises.contains(&e))
-    {
-        return Some(m);
+    if let Some(e) = r.identity.enterprise {
+        if let Some(m) = VENDORS.iter().find(|m| m.enterprises.contains(&e)) {
+            return Some(m);
+        }
+        // A host (Windows, Linux, NAS…) names its print queues' makers in
+        // hrDeviceDescr; that does not make it one of theirs.
+        if super::classify::is_host_enterprise(e) {
+            return None;
+        }
     }
     if let Some(m) = VENDORS
         .iter()
@@ -100,6 +105,16 @@ pub fn detect(snap: &Snapshot, r: &Reading) -> Option<&'static VendorModule> {
                 .iter()
                 .any(|t| m.words.iter().any(|w| starts_with_word(t, w)))
         })
+        .copied()
+}
+
+/// The module whose maker sysDescr names first, if any (the brand on an
+/// OEM-built device: a Toshiba e-STUDIO built by Lexmark says "TOSHIBA …").
+pub fn brand_in_sysdescr(r: &Reading) -> Option<&'static VendorModule> {
+    let d = r.identity.description.as_deref()?.to_lowercase();
+    VENDORS
+        .iter()
+        .find(|m| m.words.iter().any(|w| starts_with_word(&d, w)))
         .copied()
 }
 

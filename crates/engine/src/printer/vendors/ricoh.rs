@@ -224,6 +224,15 @@ fn counters(snap: &Snapshot, r: &mut Reading) {
 }
 
 fn toners(snap: &Snapshot, r: &mut Reading) {
+    // Ricoh and its badges report an empty consumable as -100 in the
+    // Printer-MIB itself; the raw level stays, its meaning is "empty".
+    for s in r
+        .supplies
+        .iter_mut()
+        .filter(|s| s.source.is_none() && s.level == Some(-100))
+    {
+        s.state = SupplyState::Empty;
+    }
     let names = snap.column(TONER_NAME);
     for (idx, v) in snap.column(TONER_PERCENT) {
         let (Some(raw), Some(&n)) = (v.as_i64(), idx.last()) else {
