@@ -129,8 +129,9 @@ fn the_colour_mfp_reads_vendor_counters_and_joins_colours_by_colorant_index() {
     assert_eq!(r.trays.len(), 4);
     assert_eq!(r.trays[2].state, SupplyState::Empty);
     assert_eq!(r.trays[3].state, SupplyState::Unknown);
+    // snmpsim answers at most ~45 varbinds per GETBULK: ~240 values need 5-6.
     assert!(
-        r.stats.requests <= 4,
+        r.stats.requests <= 6,
         "few round trips: {}",
         r.stats.requests
     );
