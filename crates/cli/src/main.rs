@@ -113,7 +113,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PRINTSCOUT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+                // Our own messages say what failed; the SNMP library's are for debugging.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,async_snmp=off")),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
