@@ -37,7 +37,7 @@ fn read(stem: &str) -> Reading {
     .unwrap_or_else(|e| panic!("{stem}: {e}"))
 }
 
-fn supply<'a>(r: &'a Reading, index: u32) -> &'a printscout_engine::printer::Supply {
+fn supply(r: &Reading, index: u32) -> &printscout_engine::printer::Supply {
     r.supplies
         .iter()
         .find(|s| s.index == Some(index) && s.source.is_none())
