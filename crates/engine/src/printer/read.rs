@@ -292,7 +292,20 @@ fn model_from_sysdescr(r: &Reading) -> Option<String> {
         .min()
         .unwrap_or(rest.len());
     let model = rest.get(..end)?.trim();
-    (!model.is_empty() && model.len() <= 40).then(|| model.to_string())
+    // "EPSON Built-in", "Brother NC-8300w", "HP ETHERNET …": the network card, not the printer.
+    let lower = model.to_lowercase();
+    let card = [
+        "built-in",
+        "ethernet",
+        "network",
+        "print server",
+        "printserver",
+        "nc-",
+        "jetdirect",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
+    (!model.is_empty() && model.len() <= 40 && !card).then(|| model.to_string())
 }
 
 /// Strips the maker's name and " series" from the model.
