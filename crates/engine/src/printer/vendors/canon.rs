@@ -217,28 +217,14 @@ fn identity(snap: &Snapshot, r: &mut Reading) {
     if let Some(fw) = snap.text(FIRMWARE) {
         r.identity.firmware = Some(fw);
     }
+    // Without the model OID, the reader takes the words after the maker's
+    // name in sysDescr (read::model_from_sysdescr).
     if let Some(m) = snap.text(MODEL) {
         r.identity.model = Some(m);
-    } else if r.identity.model.is_none() {
-        r.identity.model = r
-            .identity
-            .description
-            .as_deref()
-            .and_then(model_from_sysdescr);
     }
 }
 
 /// "Canon iR-ADV C5235 /P" → "iR-ADV C5235".
-fn model_from_sysdescr(descr: &str) -> Option<String> {
-    let d = descr.trim();
-    let rest = d
-        .get(..5)
-        .filter(|p| p.eq_ignore_ascii_case("canon"))
-        .map(|_| d[5..].trim())?;
-    let rest = rest.strip_suffix("/P").unwrap_or(rest).trim();
-    (!rest.is_empty()).then(|| rest.to_string())
-}
-
 fn meter_of_name(name: &str) -> Option<Meter> {
     let n = name
         .split_whitespace()

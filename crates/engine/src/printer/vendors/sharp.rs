@@ -82,14 +82,10 @@ fn plan(_: &Snapshot) -> FetchPlan {
 
 fn apply(snap: &Snapshot, r: &mut Reading) {
     r.identity.vendor = Some("Sharp".into());
+    // Without the model OID, the reader takes the words after the maker's
+    // name in sysDescr (read::model_from_sysdescr).
     if let Some(m) = snap.text(MODEL) {
         r.identity.model = Some(m);
-    } else if r.identity.model.is_none() {
-        r.identity.model = r
-            .identity
-            .description
-            .as_deref()
-            .and_then(model_from_sysdescr);
     }
     if let Some(fw) = snap.text(FIRMWARE) {
         r.identity.firmware = Some(fw);
@@ -134,15 +130,6 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
 }
 
 /// "SHARP MX-2614N" → "MX-2614N".
-fn model_from_sysdescr(descr: &str) -> Option<String> {
-    let d = descr.trim();
-    let rest = d
-        .get(..6)
-        .filter(|p| p.eq_ignore_ascii_case("sharp "))
-        .map(|_| d[6..].trim())?;
-    (!rest.is_empty()).then(|| rest.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use crate::printer::testutil::read_recording;
