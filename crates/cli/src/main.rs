@@ -203,11 +203,16 @@ async fn resolve(target: &str) -> Result<SocketAddr> {
     } else {
         format!("{target}:161")
     };
-    let mut addrs = tokio::net::lookup_host(&with_port)
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(&with_port)
         .await
-        .with_context(|| format!("cannot resolve '{target}'"))?;
+        .with_context(|| format!("cannot resolve '{target}'"))?
+        .collect();
+    // Printers are reached over IPv4 far more often; prefer it when a name has both.
     addrs
-        .next()
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
         .with_context(|| format!("'{target}' has no address"))
 }
 

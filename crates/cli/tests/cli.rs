@@ -219,3 +219,26 @@ fn a_recording_can_be_read_offline() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["counters"]["total"], 8754);
 }
+
+#[test]
+fn a_host_name_is_resolved() {
+    let sim = Snmpsim::start(&recordings_dir());
+    let target = format!("localhost:{}", sim.port());
+    let out = printscout(&["read", &target, "-c", "mono-laser", "--json"], &[]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["identity"]["serial"], "VNBZZ00421");
+}
+
+#[test]
+fn a_name_that_does_not_resolve_is_a_usage_error_that_says_so() {
+    let out = printscout(&["read", "no-such-printer.invalid"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("cannot resolve 'no-such-printer.invalid'"),
+        "{:?}",
+        text(&out)
+    );
+}

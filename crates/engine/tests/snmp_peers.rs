@@ -375,3 +375,100 @@ async fn garbage_from_a_hostile_agent_is_dropped_and_counted_never_a_panic() {
     let stats = transport.stats();
     assert!(stats.malformed + stats.discarded > 0, "{stats:?}");
 }
+
+#[tokio::test]
+async fn a_printer_on_ipv6_loopback_reads_through_the_v6_socket() {
+    let rec = recordings_dir().join("mono-laser.snmprec");
+    let addr: SocketAddr = (std::net::Ipv6Addr::LOCALHOST, free_udp_port()).into();
+    let snmpd = Snmpd::start(&rec, "public", &[addr]);
+    let r = read(snmpd.addr(), &[v2c("public", "public")])
+        .await
+        .expect("v6 read");
+    assert_eq!(r.identity.serial.as_deref(), Some("VNBZZ00421"));
+    assert_eq!(r.target, addr.to_string());
+}
+
+#[tokio::test]
+async fn an_agent_that_answers_nothing_useful_yields_a_reading_that_says_so() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("bare.snmprec"),
+        "1.3.6.1.2.1.1.3.0|67|4200\n",
+    )
+    .expect("write");
+    let sim = Snmpsim::start(dir.path());
+    let r = read(sim.addr, &[v2c("bare", "bare")])
+        .await
+        .expect("it answers");
+    assert!(!r.is_printer);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("nothing a printer reader can use")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[tokio::test]
+async fn an_hp_whose_printer_mib_lives_in_the_jetdirect_context_is_read_there() {
+    // Default context: the system group only. `hp@Jetdirect`: the Printer-MIB, as
+    // community-string indexing serves it (snmpsim maps that community to the file).
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("hp.snmprec"),
+        "1.3.6.1.2.1.1.1.0|4|HP ETHERNET MULTI-ENVIRONMENT,SN:CNBZZ00077,PID:HP Color LaserJet Pro M479fdw\n\
+         1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.11.2.3.9.1\n\
+         1.3.6.1.2.1.1.3.0|67|100\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("hp@Jetdirect.snmprec"),
+        "1.3.6.1.2.1.43.10.2.1.4.1.1|65|777\n\
+         1.3.6.1.2.1.43.11.1.1.6.1.1|4|Black Cartridge\n\
+         1.3.6.1.2.1.43.11.1.1.8.1.1|2|100\n\
+         1.3.6.1.2.1.43.11.1.1.9.1.1|2|61\n",
+    )
+    .expect("write");
+    let sim = Snmpsim::start(dir.path());
+    let r = read(sim.addr, &[v2c("hp", "hp")]).await.expect("read");
+    assert!(r.is_printer);
+    assert_eq!(
+        r.identity.model.as_deref(),
+        Some("Color LaserJet Pro M479fdw")
+    );
+    assert_eq!(r.counters.get("total"), Some(&777));
+    assert_eq!(r.supplies.first().and_then(|s| s.percent), Some(61.0));
+    assert!(
+        r.notes.iter().any(|n| n.contains("Jetdirect")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[tokio::test]
+async fn the_send_rate_limit_spaces_requests_across_all_sessions() {
+    let sim = Snmpsim::start(&recordings_dir());
+    let transport = SnmpTransport::new(20); // packets per second
+    let t0 = Instant::now();
+    let creds: Vec<[Credential; 1]> = ["mono-laser", "colour-mfp", "brother-blob"]
+        .iter()
+        .map(|s| [v2c(s, s)])
+        .collect();
+    let options = opts(2000, 1);
+    let reads = creds
+        .iter()
+        .map(|c| read_device(&transport, sim.addr, c, &options));
+    let results = futures::future::join_all(reads).await;
+    let requests: u32 = results
+        .iter()
+        .map(|r| r.as_ref().expect("read").stats.requests)
+        .sum();
+    // n requests at 20/s cannot all have left in less than (n - 1) / 20 s.
+    let floor = Duration::from_millis(50 * u64::from(requests.saturating_sub(1)));
+    assert!(
+        t0.elapsed() >= floor,
+        "{requests} requests in {:?}",
+        t0.elapsed()
+    );
+}

@@ -335,3 +335,88 @@ fn under(oid: &str, prefix: &str) -> bool {
             .strip_prefix(prefix)
             .is_some_and(|rest| rest.starts_with('.'))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::printer::testutil::read_recording;
+
+    fn kind(snmprec: &str) -> (bool, String) {
+        let r = read_recording(snmprec);
+        (r.is_printer, r.device_kind)
+    }
+
+    #[test]
+    fn a_projector_from_a_printer_maker_is_not_a_printer() {
+        let (is, k) = kind(
+            "1.3.6.1.2.1.1.1.0|4|EPSON Projector EB-2250U\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.1248.4.1.1\n",
+        );
+        assert!(!is);
+        assert_eq!(k, "not_a_printer");
+    }
+
+    #[test]
+    fn a_network_scanner_is_a_scan_server_not_a_printer() {
+        let (is, k) = kind(
+            "1.3.6.1.2.1.1.1.0|4|Kodak Scan Station 730EX Plus\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.99999.1\n",
+        );
+        assert!(!is);
+        assert_eq!(k, "scan_server");
+    }
+
+    #[test]
+    fn a_zebra_is_a_label_printer() {
+        let (is, k) = kind(
+            "1.3.6.1.2.1.1.1.0|4|ZTC ZT410-203dpi ZPL\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.10642.1.1\n",
+        );
+        assert!(is);
+        assert_eq!(k, "label_printer");
+    }
+
+    #[test]
+    fn a_linux_nas_listing_print_queues_is_not_a_printer() {
+        let (is, _) = kind(
+            "1.3.6.1.2.1.1.1.0|4|Linux nas01 4.4.180+ #42962 SMP x86_64\n\
+             1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.8072.3.2.10\n\
+             1.3.6.1.2.1.25.3.2.1.2.1|6|1.3.6.1.2.1.25.3.1.5\n\
+             1.3.6.1.2.1.25.3.2.1.3.1|4|Shared USB printer\n",
+        );
+        assert!(!is);
+    }
+
+    #[test]
+    fn a_bmc_with_a_printer_row_beside_its_processors_is_not_a_printer() {
+        let (is, _) = kind(
+            "1.3.6.1.2.1.1.1.0|4|Integrated management controller\n\
+             1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.99998.1\n\
+             1.3.6.1.2.1.25.3.2.1.2.1|6|1.3.6.1.2.1.25.3.1.3\n\
+             1.3.6.1.2.1.25.3.2.1.2.2|6|1.3.6.1.2.1.25.3.1.5\n",
+        );
+        assert!(!is);
+    }
+
+    #[test]
+    fn an_hp_switch_is_not_a_printer_though_hp_makes_printers() {
+        let (is, _) = kind(
+            "1.3.6.1.2.1.1.1.0|4|HP J9773A 2530-24G-PoEP Switch\n1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.11.2.3.7.11.181\n",
+        );
+        assert!(!is);
+    }
+
+    #[test]
+    fn a_device_whose_only_printer_row_is_itself_is_a_printer() {
+        let (is, _) = kind(
+            "1.3.6.1.2.1.1.1.0|4|Acme Office 300\n\
+             1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.99997.1\n\
+             1.3.6.1.2.1.25.3.2.1.2.1|6|1.3.6.1.2.1.25.3.1.5\n",
+        );
+        assert!(is);
+    }
+
+    #[test]
+    fn printer_mib_supplies_make_a_printer_whatever_the_enterprise() {
+        let (is, _) = kind(
+            "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.99996.1\n1.3.6.1.2.1.43.11.1.1.9.1.1|2|50\n1.3.6.1.2.1.43.11.1.1.8.1.1|2|100\n",
+        );
+        assert!(is);
+    }
+}

@@ -252,3 +252,31 @@ pub trait SnmpSession: Send + Sync {
     /// Requests sent so far (retries not included).
     fn requests(&self) -> u32;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_show_their_secrets_in_debug_output() {
+        let c = Credential::community("office", Version::V2c, "s3cret-community");
+        let v3 = Credential::V3 {
+            name: "monitor".into(),
+            user: "monitor".into(),
+            auth: Some((AuthProto::Sha256, Secret::new("s3cret-auth"))),
+            privacy: Some((PrivProto::Aes128, Secret::new("s3cret-priv"))),
+            context: "Jetdirect".into(),
+        };
+        for text in [
+            format!("{c:?}"),
+            format!("{v3:?}"),
+            format!("{:?}", c.in_context("Jetdirect")),
+        ] {
+            assert!(!text.contains("s3cret"), "{text}");
+        }
+        assert!(
+            format!("{v3:?}").contains("monitor"),
+            "the user name is not secret"
+        );
+    }
+}
