@@ -70,11 +70,13 @@ pub enum ReadError {
     NoCredentials,
 }
 
-/// The first round: what every device is asked.
-pub fn first_round_plan() -> FetchPlan {
-    let col = |base: &str, cols: &[u32]| -> Vec<Oid> {
-        cols.iter().map(|c| Oid::lit(base).child(&[*c])).collect()
-    };
+/// The first round: what every device is asked (built once).
+pub fn first_round_plan() -> &'static FetchPlan {
+    static PLAN: std::sync::LazyLock<FetchPlan> = std::sync::LazyLock::new(build_first_round_plan);
+    &PLAN
+}
+
+fn build_first_round_plan() -> FetchPlan {
     let mut subtrees: Vec<Oid> = [
         IF_PHYS_ADDRESS,
         HR_DEVICE_TYPE,
@@ -103,7 +105,6 @@ pub fn first_round_plan() -> FetchPlan {
     .map(|s| Oid::lit(s))
     .collect();
     scalars.extend(vendors::probe_oids());
-    let _ = col;
     FetchPlan {
         scalars,
         subtrees,
@@ -150,7 +151,7 @@ pub async fn collect<S: SnmpSession>(
     let found = &mut vendor;
     let res = fetch_with(
         session,
-        &first_round_plan(),
+        first_round_plan(),
         options,
         &mut snapshot,
         |snap| {
