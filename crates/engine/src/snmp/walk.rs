@@ -445,13 +445,15 @@ mod tests {
         let mut s = RecordingSession::new(rec(), version);
         s.max_response_varbinds = max_resp;
         let mut out = Snapshot::default();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        let st = rt
-            .block_on(fetch(&s, &plan(), &SnmpOptions::default(), &mut out))
-            .expect("fetch");
+        let st = block_on(fetch(&s, &plan(), &SnmpOptions::default(), &mut out)).expect("fetch");
         (out, st)
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+            .block_on(f)
     }
 
     #[test]
@@ -478,12 +480,6 @@ mod tests {
         let (out, _) = run(Version::V2c, 3);
         assert_eq!(out.len(), 2 + 60 + 1);
     }
-}
-
-#[cfg(test)]
-mod more_tests {
-    use super::*;
-    use crate::snmp::recording::{Recording, RecordingSession};
 
     /// An agent whose every answer repeats the OID it was asked about.
     struct Stuck;
@@ -525,12 +521,7 @@ mod more_tests {
             ..Default::default()
         };
         let mut out = Snapshot::default();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        let st = rt
-            .block_on(fetch(&Stuck, &plan, &SnmpOptions::default(), &mut out))
-            .expect("fetch");
+        let st = block_on(fetch(&Stuck, &plan, &SnmpOptions::default(), &mut out)).expect("fetch");
         assert!(st.requests <= 3, "{st:?}");
         assert_eq!(st.stalled_walks, 1);
     }
@@ -547,25 +538,21 @@ mod more_tests {
             ..Default::default()
         };
         let mut out = Snapshot::default();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        let st = rt
-            .block_on(fetch_with(
-                &s,
-                &plan,
-                &SnmpOptions::default(),
-                &mut out,
-                |snap| {
-                    assert!(snap.at("1.3.6.1.2.1.1.2.0").is_some());
-                    Some(FetchPlan {
-                        scalars: vec![Oid::lit("1.3.6.1.4.1.99.1.0")],
-                        subtrees: vec![Oid::lit("1.3.6.1.4.1.99.5")],
-                        ..Default::default()
-                    })
-                },
-            ))
-            .expect("fetch");
+        let st = block_on(fetch_with(
+            &s,
+            &plan,
+            &SnmpOptions::default(),
+            &mut out,
+            |snap| {
+                assert!(snap.at("1.3.6.1.2.1.1.2.0").is_some());
+                Some(FetchPlan {
+                    scalars: vec![Oid::lit("1.3.6.1.4.1.99.1.0")],
+                    subtrees: vec![Oid::lit("1.3.6.1.4.1.99.5")],
+                    ..Default::default()
+                })
+            },
+        ))
+        .expect("fetch");
         assert_eq!(out.int("1.3.6.1.4.1.99.1.0"), Some(7));
         assert_eq!(out.int("1.3.6.1.4.1.99.5.1.2"), Some(9));
         assert_eq!(st.requests, 2, "{st:?}");
