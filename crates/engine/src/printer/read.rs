@@ -517,3 +517,22 @@ async fn choose_credential<'c>(
         }
     }
 }
+
+#[cfg(test)]
+mod hostile_text_tests {
+    use crate::printer::testutil::read_recording;
+
+    #[test]
+    fn maker_names_spelled_with_characters_that_lowercase_to_ascii_do_not_break_model_parsing() {
+        // U+212A KELVIN SIGN lowercases to "k": byte offsets found in the lower-case
+        // text are not offsets in the original.
+        for descr in [
+            "\u{212A}ONICA MINOLTA bizhub",
+            "Xerox\u{212A} AltaLink",
+            "\u{212A}YOCERA ECOSYS",
+        ] {
+            let rec = format!("1.3.6.1.2.1.1.1.0|4|{descr}\n1.3.6.1.2.1.25.3.2.1.3.1|4|{descr}\n");
+            let _ = read_recording(&rec);
+        }
+    }
+}

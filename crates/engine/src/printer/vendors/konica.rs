@@ -208,7 +208,7 @@ fn strip_konica(model: &str) -> String {
     let m = model.trim();
     let lower = m.to_lowercase();
     if starts_with_word(&lower, "konica minolta") {
-        let rest = m["konica minolta".len()..].trim();
+        let rest = m.get("konica minolta".len()..).unwrap_or_default().trim();
         if !rest.is_empty() {
             return rest.to_string();
         }

@@ -109,7 +109,9 @@ fn from_sysdescr(descr: &str) -> (Option<String>, Option<String>) {
 fn strip_lexmark(model: &str) -> String {
     let m = model.trim();
     match m.get(..8) {
-        Some(p) if p.eq_ignore_ascii_case("lexmark ") && m.len() > 8 => m[8..].trim().to_string(),
+        Some(p) if p.eq_ignore_ascii_case("lexmark ") => {
+            m.get(8..).unwrap_or_default().trim().to_string()
+        }
         _ => m.to_string(),
     }
 }

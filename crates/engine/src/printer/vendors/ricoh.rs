@@ -130,11 +130,10 @@ fn identity(snap: &Snapshot, r: &mut Reading, descr: &str) {
 fn strip_brand(model: &str) -> String {
     let m = model.trim();
     for (w, _) in BRANDS {
-        if m.len() > w.len()
-            && m[..w.len()].eq_ignore_ascii_case(w)
-            && m.as_bytes()[w.len()] == b' '
+        if m.get(..w.len()).is_some_and(|h| h.eq_ignore_ascii_case(w))
+            && m.as_bytes().get(w.len()) == Some(&b' ')
         {
-            return m[w.len()..].trim().to_string();
+            return m.get(w.len()..).unwrap_or_default().trim().to_string();
         }
     }
     m.to_string()
@@ -280,6 +279,16 @@ fn toners(snap: &Snapshot, r: &mut Reading) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_model_with_multibyte_text_where_a_badge_name_would_end_is_kept() {
+        // Found by the fuzzer: a byte slice inside a character.
+        assert_eq!(
+            super::strip_brand("MP C300\u{fffd}\u{fffd}4"),
+            "MP C300\u{fffd}\u{fffd}4"
+        );
+        assert_eq!(super::strip_brand("SAVIN MP C4503"), "MP C4503");
+    }
+
     use crate::printer::testutil::read_recording;
 
     const MP_C: &str = "\

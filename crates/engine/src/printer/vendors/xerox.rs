@@ -240,7 +240,7 @@ fn strip_brand(model: &str) -> String {
     let lower = m.to_lowercase();
     for (w, _) in BRANDS {
         if super::starts_with_word(&lower, w) && m.len() > w.len() {
-            let rest = m[w.len()..].trim();
+            let rest = m.get(w.len()..).unwrap_or_default().trim();
             if !rest.is_empty() {
                 return rest.to_string();
             }
