@@ -90,7 +90,7 @@ pub(crate) fn brand_of(text: &str) -> Option<&'static str> {
 }
 
 fn apply(snap: &Snapshot, r: &mut Reading) {
-    let model = snap.text(MODEL).map(|m| strip_konica(&m));
+    let model = snap.text(MODEL);
     let brand = model
         .as_deref()
         .and_then(brand_of)
@@ -105,7 +105,7 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
         .take()
         .filter(|m| !m.starts_with("Generic "))
     {
-        r.identity.model = Some(strip_konica(&m));
+        r.identity.model = Some(m);
     } else {
         r.identity.model = r
             .identity
@@ -201,19 +201,6 @@ fn model_from_sysdescr(descr: &str) -> Option<String> {
     };
     let rest = words.get(skip..).unwrap_or(&[]).join(" ");
     (!rest.is_empty()).then_some(rest)
-}
-
-/// "KONICA MINOLTA bizhub C3110" → "bizhub C3110"; other brands are kept.
-fn strip_konica(model: &str) -> String {
-    let m = model.trim();
-    let lower = m.to_lowercase();
-    if starts_with_word(&lower, "konica minolta") {
-        let rest = m.get("konica minolta".len()..).unwrap_or_default().trim();
-        if !rest.is_empty() {
-            return rest.to_string();
-        }
-    }
-    m.to_string()
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
     put_serial(r, snap.text(MPS_SERIAL), MPS_SERIAL, false);
     put_serial(r, snap.text(PVT_SERIAL), PVT_SERIAL, false);
     if let Some(m) = snap.text(MPS_MODEL).or_else(|| snap.text(PVT_NAME)) {
-        r.identity.model = Some(strip_lexmark(&m));
+        r.identity.model = Some(m);
     } else if r.identity.model.is_none() {
         r.identity.model = d_model;
     }
@@ -104,16 +104,6 @@ fn from_sysdescr(descr: &str) -> (Option<String>, Option<String>) {
         .and_then(|i| words.get(i + 1))
         .map(|w| w.to_string());
     (model, fw)
-}
-
-fn strip_lexmark(model: &str) -> String {
-    let m = model.trim();
-    match m.get(..8) {
-        Some(p) if p.eq_ignore_ascii_case("lexmark ") => {
-            m.get(8..).unwrap_or_default().trim().to_string()
-        }
-        _ => m.to_string(),
-    }
 }
 
 #[cfg(test)]

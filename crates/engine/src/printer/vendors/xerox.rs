@@ -147,7 +147,7 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
             .or_else(|| model_from_sysdescr(&descr));
     }
     if let Some(m) = r.identity.model.take() {
-        r.identity.model = Some(strip_brand(&m));
+        r.identity.model = Some(m);
     }
     if r.identity.firmware.is_none() {
         r.identity.firmware = snap.text(SAMSUNG_VERSION);
@@ -232,21 +232,6 @@ fn apply(snap: &Snapshot, r: &mut Reading) {
             );
         }
     }
-}
-
-/// Model without a leading brand ("Xerox AltaLink C8045" → "AltaLink C8045").
-fn strip_brand(model: &str) -> String {
-    let m = model.trim();
-    let lower = m.to_lowercase();
-    for (w, _) in BRANDS {
-        if super::starts_with_word(&lower, w) && m.len() > w.len() {
-            let rest = m.get(w.len()..).unwrap_or_default().trim();
-            if !rest.is_empty() {
-                return rest.to_string();
-            }
-        }
-    }
-    m.to_string()
 }
 
 #[cfg(test)]
