@@ -326,14 +326,12 @@ fn tidy_model(r: &mut Reading) {
         .chain(["Hewlett-Packard", "Hewlett Packard"])
         .chain(makers)
         .collect();
-    {
-        for prefix in prefixes {
-            let head = m.get(..prefix.len());
-            if head.is_some_and(|h| h.eq_ignore_ascii_case(prefix))
-                && m.as_bytes().get(prefix.len()) == Some(&b' ')
-            {
-                m = m.get(prefix.len()..).unwrap_or_default().trim().to_string();
-            }
+    for prefix in prefixes {
+        let head = m.get(..prefix.len());
+        if head.is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+            && m.as_bytes().get(prefix.len()) == Some(&b' ')
+        {
+            m = m.get(prefix.len()..).unwrap_or_default().trim().to_string();
         }
     }
     for suffix in [" series", " Series", " SERIES"] {
