@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what PrintScout's test suite and demo need on a Debian 12 machine, as root:
-#   - apt packages: snmp (snmpget/snmpwalk/snmpbulkwalk), snmpd (net-snmp agent), python3-venv
+#   - apt packages: snmp (snmpget/snmpwalk/snmpbulkwalk), snmpd (net-snmp agent), python3-venv,
+#     iproute2 (`ip netns` for the discovery lab), cups-daemon + cups-client (a private
+#     cupsd for the local-spooler tests), avahi-daemon + avahi-utils (DNS-SD announcer
+#     inside the lab's namespaces; the tests never start it in the root namespace)
 #   - a Python venv with the SNMP simulator snmpsim 1.2.2 (pinned, see PINS below)
 # and makes sure the distro's own snmpd service is not left running (it would hold
 # 0.0.0.0:161 / 127.0.0.1:161; our tests start their own snmpd on free loopback ports).
@@ -46,11 +49,16 @@ log() { echo "setup.sh: $*"; }
 pkg_installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2> /dev/null || true)" = "install ok installed" ]; }
 have_cmd() { command -v "$1" > /dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 
-# Prints the missing ones of the apt packages snmp, snmpd and python3-venv.
+# Prints the missing ones of the apt packages the tests need.
 missing_apt_packages() {
   local need=()
   have_cmd snmpget && have_cmd snmpwalk && have_cmd snmpbulkwalk || need+=(snmp)
   have_cmd snmpd || need+=(snmpd)
+  have_cmd ip || need+=(iproute2)
+  have_cmd cupsd || need+=(cups-daemon)
+  have_cmd lpadmin || need+=(cups-client)
+  have_cmd avahi-daemon || need+=(avahi-daemon)
+  have_cmd avahi-browse || need+=(avahi-utils)
   { pkg_installed python3-venv && python3 -c 'import ensurepip, venv' 2> /dev/null; } || need+=(python3-venv)
   echo "${need[@]+"${need[@]}"}"
 }

@@ -2,12 +2,15 @@
 //! parsing, credentials from the environment or a prompt, and output; all
 //! protocol work is in `printscout-engine`.
 //!
-//! Invariants: JSON output is exactly one object on stdout and logs go to
-//! stderr; secrets are read from the environment or a prompt, never from argv,
-//! and never printed; exit status 0 = read, 1 = the device could not be read,
-//! 2 = bad usage.
+//! Invariants: JSON output is exactly one JSON document on stdout (an object
+//! for `read`, an array for `scan`) and logs, progress and notes go to stderr;
+//! secrets are read from the environment or a prompt, never from argv, and
+//! never printed; exit status 0 = done, 1 = the device could not be read or
+//! the scan could not run, 2 = bad usage, 130 = scan cancelled (results so far
+//! are still printed).
 
 mod human;
+mod scan;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,12 +38,33 @@ struct Cli {
 enum Command {
     /// Read one device over SNMP and show what it is and how it is doing.
     Read(ReadArgs),
+    /// Find the printers on the networks you pick (broadcast, sweep, gateway, DNS-SD, local queues).
+    Scan(scan::ScanArgs),
 }
 
 #[derive(Args)]
 struct ReadArgs {
     /// HOST[:PORT] (IPv6 as [ADDR]:PORT). Port 161 when omitted.
     target: Option<String>,
+    #[command(flatten)]
+    creds: CredentialArgs,
+    /// Time to wait for each answer (e.g. 2s, 500ms).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// Further attempts after the first.
+    #[arg(long, default_value_t = 1)]
+    retries: u32,
+    /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    json: bool,
+    /// Read from an .snmprec recording instead of the network (offline check).
+    #[arg(long, conflicts_with = "target")]
+    recording: Option<PathBuf>,
+}
+
+/// SNMP credential options shared by `read` and `scan`.
+#[derive(Args)]
+pub(crate) struct CredentialArgs {
     /// Community string; repeat to try several in order (default: public).
     #[arg(long = "community", short = 'c')]
     communities: Vec<String>,
@@ -65,18 +89,6 @@ struct ReadArgs {
     /// Environment variable holding the SNMPv3 privacy passphrase (else a prompt).
     #[arg(long, default_value = "PRINTSCOUT_PRIV_PASS")]
     priv_pass_env: String,
-    /// Time to wait for each answer (e.g. 2s, 500ms).
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
-    timeout: Duration,
-    /// Further attempts after the first.
-    #[arg(long, default_value_t = 1)]
-    retries: u32,
-    /// Print one JSON object instead of a summary.
-    #[arg(long)]
-    json: bool,
-    /// Read from an .snmprec recording instead of the network (offline check).
-    #[arg(long, conflicts_with = "target")]
-    recording: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -130,6 +142,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Read(args) => read(args).await,
+            Command::Scan(args) => scan::run(args).await,
         }
     });
     match result {
@@ -161,7 +174,7 @@ async fn read(args: ReadArgs) -> Result<ExitCode> {
             bail!("give a HOST[:PORT] to read, or --recording FILE");
         };
         let addr = resolve(target).await?;
-        let credentials = credentials(&args)?;
+        let credentials = credentials(&args.creds)?;
         let transport = SnmpTransport::new(0);
         match read_device(&transport, addr, &credentials, &options).await {
             Ok(r) => r,
@@ -183,11 +196,23 @@ async fn read(args: ReadArgs) -> Result<ExitCode> {
 
 fn print_reading(r: &Reading, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(r)?))
     } else {
-        print!("{}", human::summary(r));
+        emit(&human::summary(r))
     }
-    Ok(())
+}
+
+/// Writes the result to stdout. A reader that went away (`| head`) is not an
+/// error worth more than stopping.
+pub(crate) fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write the result"))
+        }
+        _ => Ok(()),
+    }
 }
 
 async fn resolve(target: &str) -> Result<SocketAddr> {
@@ -216,7 +241,7 @@ async fn resolve(target: &str) -> Result<SocketAddr> {
         .with_context(|| format!("'{target}' has no address"))
 }
 
-fn credentials(a: &ReadArgs) -> Result<Vec<Credential>> {
+pub(crate) fn credentials(a: &CredentialArgs) -> Result<Vec<Credential>> {
     let v3 = matches!(a.snmp_version, VersionArg::V3) || a.v3_user.is_some();
     if v3 {
         let Some(user) = a.v3_user.clone() else {

@@ -13,6 +13,7 @@
 //! no secret value reaches a log line, an error message or `Debug` output.
 #![deny(missing_docs)]
 
+pub mod discovery;
 pub mod printer;
 pub mod secret;
 pub mod snmp;

@@ -28,6 +28,9 @@
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 
+pub mod cups;
+pub mod host_agent;
+pub mod netns;
 pub mod netsnmp;
 mod probe;
 mod process;

@@ -391,8 +391,11 @@ pub async fn read_device(
     let mut collected = collect(&session, options)
         .await
         .map_err(|e| to_read_error(e, target, cred, options))?;
+    // Only a printer keeps its Printer-MIB in another context: an HP switch
+    // asked for `public@Jetdirect` just costs a timeout.
     if let Some(ctx) = collected.vendor.and_then(|m| m.extra_context)
         && lacks_printer_mib(&collected.snapshot)
+        && build_reading(&collected.snapshot, collected.vendor).is_printer
     {
         let mut short = options.clone();
         short.retries = 0;
@@ -442,9 +445,10 @@ fn to_read_error(
     }
 }
 
-/// Picks the first credential, in order, that gets an answer. With one
+/// Picks the first credential, in order, that gets an answer, and returns it
+/// with its session and the number of probe requests spent. With one
 /// credential there is no separate probe: the first round is the probe.
-async fn choose_credential<'c>(
+pub async fn choose_credential<'c>(
     transport: &SnmpTransport,
     target: SocketAddr,
     credentials: &'c [Credential],

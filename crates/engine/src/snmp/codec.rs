@@ -16,6 +16,8 @@ pub struct Decoded {
     pub version: Version,
     /// PDU type name (`Response`, `Report`, …).
     pub pdu_type: String,
+    /// The request-id the message carries.
+    pub request_id: i32,
     /// error-status (0 = noError).
     pub error_status: i32,
     /// error-index (1-based, 0 = none).
@@ -44,10 +46,43 @@ pub fn decode_message(datagram: &[u8]) -> Result<Decoded, SnmpError> {
     Ok(Decoded {
         version,
         pdu_type: format!("{:?}", pdu.pdu_type()),
+        request_id: pdu.request_id(),
         error_status,
         error_index,
         varbinds: super::transport::convert(pdu.varbinds().to_vec()),
     })
+}
+
+/// Encodes a v1/v2c GET of `oids` with `community` and `request_id` (the
+/// broadcast sender's packet; unicast requests go through the transport).
+pub fn encode_get(
+    version: Version,
+    community: &[u8],
+    request_id: i32,
+    oids: &[Oid],
+) -> Result<Vec<u8>, SnmpError> {
+    let lib_version = match version {
+        Version::V1 => async_snmp::Version::V1,
+        Version::V2c => async_snmp::Version::V2c,
+        Version::V3 => {
+            return Err(SnmpError::Config("a community GET cannot be SNMPv3".into()));
+        }
+    };
+    let lib_oids: Vec<async_snmp::Oid> = oids
+        .iter()
+        .map(|o| async_snmp::Oid::from_slice(o.arcs()))
+        .collect();
+    let pdu = async_snmp::pdu::RequestPdu::get(lib_version, request_id, &lib_oids)
+        .map_err(|e| SnmpError::Config(e.to_string()))?;
+    let community = community.to_vec();
+    let msg = match version {
+        Version::V1 => async_snmp::message::CommunityMessage::v1(community, pdu),
+        _ => async_snmp::message::CommunityMessage::v2c(community, pdu),
+    }
+    .map_err(|e| SnmpError::Config(e.to_string()))?;
+    msg.encode()
+        .map(|b| b.to_vec())
+        .map_err(|e| SnmpError::Config(e.to_string()))
 }
 
 #[cfg(test)]
@@ -68,6 +103,17 @@ mod tests {
         assert_eq!(d.version, Version::V2c);
         assert_eq!(d.varbinds.len(), 1);
         assert_eq!(d.varbinds[0].0, Oid::lit("1.3.6.1.2.1.1.1"));
+    }
+
+    #[test]
+    fn an_encoded_get_decodes_back_with_its_request_id_and_oids() {
+        let oids = [Oid::lit("1.3.6.1.2.1.1.2.0"), Oid::lit("1.3.6.1.2.1.1.1.0")];
+        let bytes = encode_get(Version::V2c, b"public", 4242, &oids).expect("encodes");
+        let d = decode_message(&bytes).expect("decodes");
+        assert_eq!(d.request_id, 4242);
+        assert_eq!(d.pdu_type, "GetRequest");
+        assert_eq!(d.varbinds.len(), 2);
+        assert_eq!(d.varbinds[1].0, oids[1]);
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct SnmpTransport {
     v4: OnceCell<UdpTransport>,
     v6: OnceCell<UdpTransport>,
     limiter: Option<Arc<RateLimiter>>,
+    /// Bounds how far ahead background traffic (sweep probes) may book send
+    /// slots, so reads of devices that answered never queue behind a whole
+    /// sweep.
+    background: Option<tokio::sync::Semaphore>,
     engines: Arc<EngineCache>,
     des_salt: std::sync::OnceLock<Option<async_snmp::DesSaltState>>,
 }
@@ -69,6 +73,9 @@ impl SnmpTransport {
             v6: OnceCell::new(),
             limiter: (packets_per_second > 0)
                 .then(|| Arc::new(RateLimiter::new(packets_per_second))),
+            // About 20 ms worth of slots.
+            background: (packets_per_second > 0)
+                .then(|| tokio::sync::Semaphore::new((packets_per_second as usize / 50).max(1))),
             engines: Arc::new(EngineCache::new()),
             des_salt: std::sync::OnceLock::new(),
         }
@@ -124,6 +131,9 @@ impl SnmpTransport {
             )
             .max_oids_per_request(options.max_varbinds.max(1))
             .engine_cache(self.engines.clone())
+            // A reply must come from the address asked: anything else on the
+            // shared socket is dropped and counted, never taken as the answer.
+            .strict_source(true)
             .build_with(socket)
             .await
             .map_err(|e| map_error(*e, target, options))?;
@@ -143,6 +153,21 @@ impl SnmpTransport {
                 }
             ),
         })
+    }
+
+    /// Waits for a slot under the send-rate limit, as background traffic: at
+    /// most ~20 ms of such slots are booked ahead, so ordinary requests (reads)
+    /// overtake a long sweep instead of waiting behind it. For callers that
+    /// must know when a packet actually leaves (round-trip timing in
+    /// discovery): take a slot here, then send with [`UdpSession::get_paced`].
+    pub async fn pace(&self) {
+        if let Some(l) = &self.limiter {
+            let _booking = match &self.background {
+                Some(gate) => gate.acquire().await.ok(),
+                None => None,
+            };
+            l.acquire().await;
+        }
     }
 
     /// What the sockets have seen so far.
@@ -241,6 +266,18 @@ impl UdpSession {
         if let Some(l) = &self.limiter {
             l.acquire().await;
         }
+    }
+
+    /// A GET whose rate-limit slot the caller already took with
+    /// [`SnmpTransport::pace`]: it leaves as soon as it is polled.
+    pub async fn get_paced(&self, oids: &[Oid]) -> Result<Vec<(Oid, Value)>, SnmpError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let r = self
+            .client
+            .get_many(&to_lib(oids))
+            .await
+            .map_err(|e| self.err(*e))?;
+        Ok(convert(r.varbinds))
     }
 
     fn err(&self, e: async_snmp::Error) -> SnmpError {
