@@ -273,7 +273,9 @@ impl AddressSet {
 
     /// How many addresses.
     pub fn len(&self) -> u128 {
-        self.blocks.iter().map(|b| b.end - b.start + 1).sum()
+        self.blocks.iter().fold(0u128, |n, b| {
+            n.saturating_add((b.end - b.start).saturating_add(1))
+        })
     }
 
     /// True when there is nothing to sweep.
@@ -508,6 +510,21 @@ mod tests {
         .await
         .expect("with consent");
         assert_eq!(ok.sweep.len(), 131_070);
+        for everything in ["::/0", "0.0.0.0/0"] {
+            let e = resolve(
+                &[everything.to_string()],
+                Consent {
+                    large: true,
+                    public: true,
+                },
+            )
+            .await
+            .expect_err(everything);
+            assert!(
+                matches!(e, TargetError::TooLarge { .. }),
+                "{everything}: {e}"
+            );
+        }
         let e = resolve(
             &["10.0.0.0/7".to_string()],
             Consent {
