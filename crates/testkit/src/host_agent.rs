@@ -24,11 +24,11 @@
 
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::process::PeerProcess;
+use crate::snmpd::snmpd_bin;
 use crate::{free_udp_port, v2c_get_answers};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -274,18 +274,6 @@ fn snmpget_answers(prefix: &[&str], addr: SocketAddr, community: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
-}
-
-/// `snmpd` from `PATH`, else `/usr/sbin/snmpd`.
-fn snmpd_bin() -> PathBuf {
-    let from_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("snmpd"))
-            .find(|p| p.is_file())
-    });
-    from_path
-        .or_else(|| Some(PathBuf::from("/usr/sbin/snmpd")).filter(|p| p.is_file()))
-        .unwrap_or_else(|| panic!("snmpd is not installed: run scripts/setup.sh"))
 }
 
 #[cfg(test)]

@@ -388,7 +388,7 @@ impl std::fmt::Debug for Snmpd {
 }
 
 /// `snmpd` from `PATH`, else `/usr/sbin/snmpd`.
-fn snmpd_bin() -> PathBuf {
+pub(crate) fn snmpd_bin() -> PathBuf {
     let from_path = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join("snmpd"))

@@ -451,37 +451,64 @@ fn names(creds: &[Credential]) -> String {
         .join(", ")
 }
 
+/// Adds what `fill` puts in to the sighting at `ip` (queueing the address for
+/// a probe), or to a new sighting named `name` when there is no address.
+fn attach<F>(
+    shared: &Mutex<Shared>,
+    note_seen: &F,
+    tx: &Tx,
+    ip: Option<IpAddr>,
+    by: FoundBy,
+    name: impl FnOnce() -> String,
+    fill: impl FnOnce(&mut Sighting),
+) where
+    F: Fn(IpAddr, FoundBy, Option<usize>, &Tx),
+{
+    if let Some(ip) = ip {
+        note_seen(ip, by, None, tx);
+    }
+    let Ok(mut sh) = shared.lock() else { return };
+    match ip {
+        Some(ip) => {
+            if let Some(s) = sh.sightings.get_mut(&ip) {
+                fill(s);
+            }
+        }
+        None => {
+            let mut s = Sighting {
+                address: name(),
+                found_by: [by].into(),
+                ..Sighting::default()
+            };
+            fill(&mut s);
+            sh.unaddressed.push(s);
+        }
+    }
+}
+
 fn attach_announcement<F>(shared: &Mutex<Shared>, note_seen: &F, tx: &Tx, a: Announcement)
 where
     F: Fn(IpAddr, FoundBy, Option<usize>, &Tx),
 {
     // Prefer an IPv4 address: that is where SNMP usually answers.
-    let addr = a
+    let ip = a
         .addresses
         .iter()
         .copied()
         .find(IpAddr::is_ipv4)
         .or_else(|| a.addresses.first().copied());
-    match addr {
-        Some(ip) => {
-            note_seen(ip, FoundBy::DnsSd, None, tx);
-            if let Ok(mut sh) = shared.lock()
-                && let Some(s) = sh.sightings.get_mut(&ip)
-            {
-                s.services.push(a);
-            }
-        }
-        None => {
-            if let Ok(mut sh) = shared.lock() {
-                sh.unaddressed.push(Sighting {
-                    address: format!("{}.{}", a.instance, a.service),
-                    found_by: [FoundBy::DnsSd].into(),
-                    services: vec![a],
-                    ..Sighting::default()
-                });
-            }
-        }
-    }
+    let name = format!("{}.{}", a.instance, a.service);
+    attach(
+        shared,
+        note_seen,
+        tx,
+        ip,
+        FoundBy::DnsSd,
+        || name,
+        |s| {
+            s.services.push(a);
+        },
+    );
 }
 
 async fn attach_queue<F>(shared: &Mutex<Shared>, note_seen: &F, tx: &Tx, q: LocalQueue)
@@ -499,26 +526,18 @@ where
         },
         None => None,
     };
-    match ip {
-        Some(ip) => {
-            note_seen(ip, FoundBy::Local, None, tx);
-            if let Ok(mut sh) = shared.lock()
-                && let Some(s) = sh.sightings.get_mut(&ip)
-            {
-                s.queues.push(q);
-            }
-        }
-        None => {
-            if let Ok(mut sh) = shared.lock() {
-                sh.unaddressed.push(Sighting {
-                    address: q.device_uri.clone(),
-                    found_by: [FoundBy::Local].into(),
-                    queues: vec![q],
-                    ..Sighting::default()
-                });
-            }
-        }
-    }
+    let name = q.device_uri.clone();
+    attach(
+        shared,
+        note_seen,
+        tx,
+        ip,
+        FoundBy::Local,
+        || name,
+        |s| {
+            s.queues.push(q);
+        },
+    );
 }
 
 /// Probes (when needed) and reads each queued address, a bounded number at a time.

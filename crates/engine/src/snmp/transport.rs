@@ -408,13 +408,10 @@ impl SnmpSession for UdpSession {
     }
 
     async fn get(&self, oids: &[Oid]) -> Result<Vec<(Oid, Value)>, SnmpError> {
-        self.before_send().await;
-        let r = self
-            .client
-            .get_many(&to_lib(oids))
-            .await
-            .map_err(|e| self.err(*e))?;
-        Ok(convert(r.varbinds))
+        if let Some(l) = &self.limiter {
+            l.acquire().await;
+        }
+        self.get_paced(oids).await
     }
 
     async fn get_next(&self, oids: &[Oid]) -> Result<Vec<(Oid, Value)>, SnmpError> {
