@@ -9,8 +9,10 @@
 //! the scan could not run, 2 = bad usage, 130 = scan cancelled (results so far
 //! are still printed).
 
+mod devices;
 mod human;
 mod scan;
+mod service;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,6 +42,14 @@ enum Command {
     Read(ReadArgs),
     /// Find the printers on the networks you pick (broadcast, sweep, gateway, DNS-SD, local queues).
     Scan(scan::ScanArgs),
+    /// Run the collector: poll every device on schedule, store, raise events, write reports.
+    Run(service::RunArgs),
+    /// List the monitored devices; `devices add` and `devices remove` manage the list.
+    Devices(devices::DevicesArgs),
+    /// Show a device's counters, supplies, status changes and events over time.
+    History(devices::HistoryArgs),
+    /// Write the meter report (one row per device, usage in the period) as CSV or Excel.
+    Export(devices::ExportArgs),
 }
 
 #[derive(Args)]
@@ -121,14 +131,10 @@ enum PrivArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PRINTSCOUT_LOG")
-                // Our own messages say what failed; the SNMP library's are for debugging.
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,async_snmp=off")),
-        )
-        .init();
+    // `run` sets up its own logging (stderr and a file in the data directory).
+    if !matches!(cli.command, Command::Run(_)) {
+        init_stderr_logging();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -143,6 +149,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Read(args) => read(args).await,
             Command::Scan(args) => scan::run(args).await,
+            Command::Run(args) => service::run(args).await,
+            Command::Devices(args) => devices::devices(args).await,
+            Command::History(args) => devices::history(args),
+            Command::Export(args) => devices::export(args),
         }
     });
     match result {
@@ -152,6 +162,17 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn init_stderr_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PRINTSCOUT_LOG")
+                // Our own messages say what failed; the SNMP library's are for debugging.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,async_snmp=off")),
+        )
+        .init();
 }
 
 async fn read(args: ReadArgs) -> Result<ExitCode> {
@@ -216,17 +237,22 @@ pub(crate) fn emit(text: &str) -> Result<()> {
 }
 
 async fn resolve(target: &str) -> Result<SocketAddr> {
+    resolve_with_port(target, 161).await
+}
+
+/// Resolves `HOST[:PORT]` (IPv6 as `[ADDR]:PORT`), `port` when none is given.
+pub(crate) async fn resolve_with_port(target: &str, port: u16) -> Result<SocketAddr> {
     let with_port = if target.parse::<SocketAddr>().is_ok() {
         target.to_string()
     } else if target.parse::<std::net::Ipv6Addr>().is_ok() {
-        format!("[{target}]:161")
+        format!("[{target}]:{port}")
     } else if target
         .rsplit_once(':')
         .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
     {
         target.to_string()
     } else {
-        format!("{target}:161")
+        format!("{target}:{port}")
     };
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(&with_port)
         .await
@@ -239,6 +265,15 @@ async fn resolve(target: &str) -> Result<SocketAddr> {
         .or(addrs.first())
         .copied()
         .with_context(|| format!("'{target}' has no address"))
+}
+
+impl CredentialArgs {
+    /// Whether no credential option was given (so the configured profiles apply).
+    pub(crate) fn is_default(&self) -> bool {
+        self.communities.is_empty()
+            && self.v3_user.is_none()
+            && !matches!(self.snmp_version, VersionArg::V3 | VersionArg::V1)
+    }
 }
 
 pub(crate) fn credentials(a: &CredentialArgs) -> Result<Vec<Credential>> {

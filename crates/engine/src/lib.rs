@@ -13,7 +13,12 @@
 //! no secret value reaches a log line, an error message or `Debug` output.
 #![deny(missing_docs)]
 
+pub mod collector;
+pub mod config;
 pub mod discovery;
+pub mod events;
+pub mod export;
 pub mod printer;
 pub mod secret;
 pub mod snmp;
+pub mod store;

@@ -13,4 +13,4 @@ pub mod vendors;
 
 pub use crate::snmp::Snapshot;
 pub use model::{Reading, Supply, SupplyState};
-pub use read::{ReadError, build_reading, read_device};
+pub use read::{ReadError, build_reading, read_device, read_status};

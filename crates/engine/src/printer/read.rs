@@ -445,6 +445,65 @@ fn to_read_error(
     }
 }
 
+/// What a status poll asks: the device's state, error bits, alerts and
+/// console, plus sysObjectID and the MAC so a different device answering at
+/// the same address is noticed. A fraction of a full read.
+pub fn status_plan() -> &'static FetchPlan {
+    static PLAN: std::sync::LazyLock<FetchPlan> = std::sync::LazyLock::new(|| {
+        let mut subtrees: Vec<Oid> = [
+            IF_PHYS_ADDRESS,
+            HR_DEVICE_TYPE,
+            HR_DEVICE_STATUS,
+            HR_PRINTER_STATUS,
+            HR_PRINTER_ERROR_STATE,
+            PRT_CONSOLE_TEXT,
+        ]
+        .iter()
+        .map(|s| Oid::lit(s))
+        .collect();
+        subtrees.extend(
+            PRT_ALERT_COLUMNS
+                .iter()
+                .map(|c| Oid::lit(PRT_ALERT).child(&[*c])),
+        );
+        FetchPlan {
+            scalars: [SYS_OBJECT_ID, SYS_UPTIME]
+                .iter()
+                .map(|s| Oid::lit(s))
+                .collect(),
+            subtrees,
+            first_rows: Vec::new(),
+        }
+    });
+    &PLAN
+}
+
+/// Polls a known device's status with the one credential that worked for it
+/// (never a list: trying communities on a known device trips lockouts).
+pub async fn read_status(
+    transport: &SnmpTransport,
+    target: SocketAddr,
+    credential: &Credential,
+    options: &SnmpOptions,
+) -> Result<Reading, ReadError> {
+    let started = Instant::now();
+    let session = transport
+        .session(target, credential, options)
+        .await
+        .map_err(|e| to_read_error(e, target, credential, options))?;
+    let mut snap = Snapshot::default();
+    let stats = fetch(&session, status_plan(), options, &mut snap)
+        .await
+        .map_err(|e| to_read_error(e, target, credential, options))?;
+    let mut r = build_reading(&snap, None);
+    r.target = target.to_string();
+    r.credential = Some(credential.name().to_string());
+    r.snmp_version = Some(credential.version().to_string());
+    r.stats.requests = stats.requests;
+    r.stats.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(r)
+}
+
 /// Picks the first credential, in order, that gets an answer, and returns it
 /// with its session and the number of probe requests spent. With one
 /// credential there is no separate probe: the first round is the probe.

@@ -1,0 +1,195 @@
+//! `printscout run`: the collector as a long-lived service. Owns the data
+//! directory choice, logging (stderr and a daily-rotated file in
+//! `<data dir>/logs`), schedule overrides from the command line and a clean
+//! stop on SIGINT/SIGTERM.
+//!
+//! Invariants: the service writes nothing to stdout (logs go to stderr and
+//! the file); a stop signal lets readings being written finish.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use printscout_engine::collector::clock::SystemClock;
+use printscout_engine::collector::{self, Settings, poller_from};
+use printscout_engine::config::{self, Config};
+use printscout_engine::store::Store;
+use tracing_subscriber::prelude::*;
+
+/// Where the configuration and the data live (shared by every command that
+/// uses the store).
+#[derive(Args, Clone, Debug)]
+pub(crate) struct DataArgs {
+    /// Configuration file (default: the OS configuration directory's printscout.toml, if present).
+    #[arg(long, env = "PRINTSCOUT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory: database, logs, reports (default: the OS data directory).
+    #[arg(long, env = "PRINTSCOUT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// The configuration and the data directory to use.
+    pub fn resolve(&self) -> Result<(Config, PathBuf)> {
+        let (config, file) = config::resolve(self.config.as_deref())?;
+        if let Some(f) = &file {
+            tracing::debug!(file = %f.display(), "configuration read");
+        }
+        let dir = self
+            .data_dir
+            .clone()
+            .or_else(|| config.store.data_dir.clone())
+            .or_else(|| config::default_paths().map(|p| p.data_dir))
+            .context("no data directory: give --data-dir (this user has no home directory)")?;
+        Ok((config, dir))
+    }
+
+    /// Opens the store in the data directory.
+    pub fn open(&self) -> Result<(Config, PathBuf, Store)> {
+        let (config, dir) = self.resolve()?;
+        let store = Store::open_in(&dir)
+            .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
+        Ok((config, dir, store))
+    }
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(d)
+}
+
+/// `printscout run`.
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Status poll interval (overrides schedule.status_every), e.g. 10s.
+    #[arg(long, value_parser = duration)]
+    status_every: Option<Duration>,
+    /// Counters and supplies interval (overrides schedule.meters_every).
+    #[arg(long, value_parser = duration)]
+    meters_every: Option<Duration>,
+    /// 3D job history interval (overrides schedule.jobs_every).
+    #[arg(long, value_parser = duration)]
+    jobs_every: Option<Duration>,
+    /// Rediscovery interval (overrides schedule.rediscover_every).
+    #[arg(long, value_parser = duration)]
+    rediscover_every: Option<Duration>,
+    /// Report interval (overrides schedule.report_every).
+    #[arg(long, value_parser = duration)]
+    report_every: Option<Duration>,
+    /// Missed runs (after a sleep, a pause or at start) are caught up spread over this window.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    catch_up_window: Duration,
+}
+
+/// Sets up logging for the service: stderr plus a daily file in `<dir>/logs`.
+/// The returned guard flushes the file when dropped.
+pub(crate) fn init_logging(
+    dir: &Path,
+    config: &Config,
+) -> Result<tracing_appender::non_blocking::WorkerGuard> {
+    let logs = dir.join("logs");
+    printscout_engine::store::create_private_dir(&logs)
+        .with_context(|| format!("cannot create {}", logs.display()))?;
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("printscout")
+        .filename_suffix("log")
+        .max_log_files(config.log.keep_files.max(1))
+        .build(&logs)
+        .with_context(|| format!("cannot write logs in {}", logs.display()))?;
+    let (file, guard) = tracing_appender::non_blocking(appender);
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("PRINTSCOUT_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("{},async_snmp=off", config.log.level))
+        })
+    };
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter()),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(file)
+                .with_filter(filter()),
+        )
+        .try_init()
+        .ok();
+    Ok(guard)
+}
+
+pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
+    let (config, dir) = args.data.resolve()?;
+    let _guard = init_logging(&dir, &config)?;
+    let store = Store::open_in(&dir)
+        .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
+    let mut settings = Settings::from_config(&config, &dir);
+    let o = &args;
+    for (slot, over) in [
+        (&mut settings.status_every, o.status_every),
+        (&mut settings.meters_every, o.meters_every),
+        (&mut settings.jobs_every, o.jobs_every),
+        (&mut settings.rediscover_every, o.rediscover_every),
+        (&mut settings.report_every, o.report_every),
+    ] {
+        if let Some(v) = over {
+            *slot = v;
+        }
+    }
+    settings.catch_up_window = args.catch_up_window;
+    let devices = store.devices(false)?.len();
+    let poller = poller_from(&config)?;
+    tracing::info!(
+        data_dir = %dir.display(),
+        devices,
+        status_every = %humantime::format_duration(settings.status_every),
+        meters_every = %humantime::format_duration(settings.meters_every),
+        "PrintScout collector running; Ctrl-C to stop"
+    );
+    if devices == 0 && config.discovery.networks.is_empty() {
+        tracing::warn!(
+            "no devices and no networks selected: add printers with `printscout devices add ADDRESS`, or list networks under [discovery] networks in the configuration"
+        );
+    }
+    let handle = collector::start(settings, store, Arc::new(poller), Arc::new(SystemClock));
+    wait_for_stop().await;
+    tracing::info!("stopping: finishing readings being written");
+    handle.shutdown().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,813 @@
+//! The collector service: keeps the device list, polls each device on
+//! schedule (status often, a full read of counters and supplies less often),
+//! rediscovers the selected networks, writes the daily report, records every
+//! result in the [`Store`] and publishes the events it raises to in-process
+//! subscribers (the API, notifications and the uplink subscribe).
+//!
+//! Invariants:
+//! - at most one poll of a device is in flight at any time (a full read that
+//!   comes due while a status poll runs waits for it; a status poll that comes
+//!   due during a full read is skipped — the full read includes status);
+//! - polls are spread over each interval by a per-device phase
+//!   ([`schedule`]); after a sleep, a pause or a start the missed runs are
+//!   caught up once, spread over `catch_up_window`, never once per missed slot;
+//! - each poll runs in its own task under a concurrency limit and ends by
+//!   its deadline, so one dead printer never delays the others;
+//! - the device list is re-read whenever another process (the CLI) changes
+//!   the database (`PRAGMA data_version`), so `printscout devices add` works
+//!   while the service runs;
+//! - on shutdown, polls in flight are abandoned but a reading already being
+//!   written is finished: nothing half-written, at most the reading in flight lost.
+
+pub mod clock;
+pub mod poller;
+pub mod schedule;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{Local, NaiveTime, TimeZone};
+use serde::Serialize;
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use self::clock::Clock;
+use self::poller::{PollTarget, Poller};
+use self::schedule::{Ms, due_after, next_slot_after, phase, spread};
+use crate::events::Event;
+use crate::store::{DeviceRecord, PollKind, PollOutcome, PollResult, Rules, Store};
+
+/// How the collector runs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Status poll interval.
+    pub status_every: Duration,
+    /// Full read (counters, supplies) interval.
+    pub meters_every: Duration,
+    /// 3D job history interval (3D printers arrive with their protocols).
+    pub jobs_every: Duration,
+    /// Rediscovery interval.
+    pub rediscover_every: Duration,
+    /// Report interval.
+    pub report_every: Duration,
+    /// Local time of the first report of a day, when `report_every` is whole days.
+    pub report_at: Option<NaiveTime>,
+    /// Event rules.
+    pub rules: Rules,
+    /// Devices polled at once.
+    pub concurrency: usize,
+    /// Missed runs are caught up spread over this window.
+    pub catch_up_window: Duration,
+    /// Where the scheduled report is written (`None`: no report).
+    pub reports_dir: Option<PathBuf>,
+    /// Whether rediscovery runs (it needs selected networks).
+    pub rediscovery: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            status_every: Duration::from_secs(300),
+            meters_every: Duration::from_secs(3600),
+            jobs_every: Duration::from_secs(3600),
+            rediscover_every: Duration::from_secs(84 * 3600),
+            report_every: Duration::from_secs(86_400),
+            report_at: NaiveTime::from_hms_opt(6, 0, 0),
+            rules: Rules::default(),
+            concurrency: 64,
+            catch_up_window: Duration::from_secs(60),
+            reports_dir: None,
+            rediscovery: false,
+        }
+    }
+}
+
+impl Settings {
+    /// The settings a configuration file describes, with the daily report
+    /// written to `<data_dir>/reports`.
+    pub fn from_config(config: &crate::config::Config, data_dir: &std::path::Path) -> Settings {
+        let s = &config.schedule;
+        Settings {
+            status_every: s.status_every,
+            meters_every: s.meters_every,
+            jobs_every: s.jobs_every,
+            rediscover_every: s.rediscover_every,
+            report_every: s.report_every,
+            report_at: Some(s.report_at),
+            rules: rules_from(config),
+            concurrency: config.snmp.concurrency,
+            reports_dir: Some(data_dir.join("reports")),
+            rediscovery: !config.discovery.networks.is_empty(),
+            ..Settings::default()
+        }
+    }
+}
+
+/// The event rules a configuration file describes.
+pub fn rules_from(config: &crate::config::Config) -> Rules {
+    Rules {
+        thresholds: crate::events::SupplyThresholds {
+            low_percent: config.thresholds.supply_low_percent,
+            empty_percent: config.thresholds.supply_empty_percent,
+        },
+        offline_after: config.thresholds.offline_after,
+        outbox_max: config.store.outbox_max,
+    }
+}
+
+/// The SNMP poller a configuration file describes.
+pub fn poller_from(
+    config: &crate::config::Config,
+) -> Result<poller::SnmpPoller, crate::config::ConfigError> {
+    let d = &config.discovery;
+    Ok(poller::SnmpPoller::new(
+        config.snmp.rate,
+        d.rate,
+        crate::snmp::SnmpOptions {
+            timeout: config.snmp.timeout,
+            retries: config.snmp.retries,
+            ..crate::snmp::SnmpOptions::default()
+        },
+        config.snmp.port,
+        config.effective_credentials()?,
+        poller::Rediscovery {
+            networks: d.networks.clone(),
+            broadcast: d.broadcast,
+            dns_sd: d.dns_sd,
+            local_queues: d.local_queues,
+            allow_public: d.allow_public,
+        },
+    ))
+}
+
+/// The collector's state, for the API and the tray.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CollectorStatus {
+    /// `starting`, `running`, `paused` or `stopped`.
+    pub state: String,
+    /// Devices monitored.
+    pub devices: usize,
+    /// Devices whose latest status is ok.
+    pub ok: usize,
+    /// … warning.
+    pub warning: usize,
+    /// … error.
+    pub error: usize,
+    /// … offline.
+    pub offline: usize,
+    /// Polls in flight now.
+    pub polling: usize,
+    /// Next status poll due (ms since epoch).
+    pub next_status: Option<i64>,
+    /// Next full read due.
+    pub next_meters: Option<i64>,
+    /// Next rediscovery due.
+    pub next_rediscovery: Option<i64>,
+    /// Next report due.
+    pub next_report: Option<i64>,
+    /// Polls finished since start.
+    pub polls: u64,
+    /// Of which failed.
+    pub failed_polls: u64,
+}
+
+struct Shared {
+    store: Mutex<Store>,
+    events: broadcast::Sender<Event>,
+    paused: AtomicBool,
+    status: Mutex<CollectorStatus>,
+    wake: Notify,
+    poll_now: Mutex<Vec<i64>>,
+    rediscover_now: AtomicBool,
+    polls: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// The running collector.
+pub struct CollectorHandle {
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for CollectorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CollectorHandle").finish_non_exhaustive()
+    }
+}
+
+/// Starts the collector on the current tokio runtime.
+pub fn start(
+    settings: Settings,
+    store: Store,
+    poller: Arc<dyn Poller>,
+    clock: Arc<dyn Clock>,
+) -> CollectorHandle {
+    let (events, _) = broadcast::channel(1024);
+    let shared = Arc::new(Shared {
+        store: Mutex::new(store),
+        events,
+        paused: AtomicBool::new(false),
+        status: Mutex::new(CollectorStatus {
+            state: "starting".into(),
+            ..CollectorStatus::default()
+        }),
+        wake: Notify::new(),
+        poll_now: Mutex::new(Vec::new()),
+        rediscover_now: AtomicBool::new(false),
+        polls: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
+    });
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(
+        Scheduler {
+            shared: shared.clone(),
+            settings,
+            poller,
+            clock,
+            cancel: cancel.clone(),
+        }
+        .run(),
+    );
+    CollectorHandle {
+        shared,
+        cancel,
+        task,
+    }
+}
+
+impl CollectorHandle {
+    /// Events as they are raised (stored first, then published).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.shared.events.subscribe()
+    }
+
+    /// Stops polling until [`resume`](Self::resume); missed runs are caught up once.
+    pub fn pause(&self) {
+        self.shared.paused.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+    }
+
+    /// Resumes polling.
+    pub fn resume(&self) {
+        self.shared.paused.store(false, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+    }
+
+    /// Polls a device (full read) as soon as it is free.
+    pub fn poll_now(&self, device_id: i64) {
+        if let Ok(mut v) = self.shared.poll_now.lock() {
+            v.push(device_id);
+        }
+        self.shared.wake.notify_one();
+    }
+
+    /// Runs a rediscovery now.
+    pub fn rediscover_now(&self) {
+        self.shared.rediscover_now.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+    }
+
+    /// The collector's state now.
+    pub fn status(&self) -> CollectorStatus {
+        self.shared
+            .status
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Runs `f` with the store (for reads by the API).
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> Option<T> {
+        self.shared.store.lock().ok().map(|mut s| f(&mut s))
+    }
+
+    /// Stops: no new polls; waits (up to 30 s) for readings being written.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+    }
+}
+
+struct Slot {
+    device: DeviceRecord,
+    status_due: Ms,
+    meters_due: Ms,
+    busy: bool,
+}
+
+struct Done {
+    device_id: i64,
+    mismatch: bool,
+}
+
+struct Scheduler {
+    shared: Arc<Shared>,
+    settings: Settings,
+    poller: Arc<dyn Poller>,
+    clock: Arc<dyn Clock>,
+    cancel: CancellationToken,
+}
+
+fn ms(d: Duration) -> Ms {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+const STATUS_JOB: u8 = 0;
+const METERS_JOB: u8 = 1;
+/// The longest the scheduler sleeps before looking at the wall clock again.
+const TICK: Ms = 1000;
+/// A loop that did not run for this long means the machine slept (or the clock jumped).
+const JUMP: Ms = 5000;
+
+impl Scheduler {
+    fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> Option<T> {
+        self.shared.store.lock().ok().map(|mut s| f(&mut s))
+    }
+
+    async fn run(self) {
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let sem = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+        let mut slots: HashMap<i64, Slot> = HashMap::new();
+        let mut version = None;
+        let mut in_flight = 0usize;
+        let mut tasks = tokio::task::JoinSet::new();
+        let status_iv = ms(self.settings.status_every);
+        let meters_iv = ms(self.settings.meters_every);
+        let catch_up = ms(self.settings.catch_up_window);
+        let mut last_loop = self.clock.now_ms();
+        let mut was_paused = false;
+        let (mut rediscover_due, mut report_due) = self.initial_global_dues(last_loop);
+        let mut rediscovering = false;
+        loop {
+            let now = self.clock.now_ms();
+            let paused = self.shared.paused.load(Ordering::SeqCst);
+            // A sleep, a wall-clock jump or the end of a pause: spread what was missed.
+            let respread = now - last_loop > JUMP || (was_paused && !paused);
+            if respread {
+                tracing::info!(
+                    gap_ms = now - last_loop,
+                    "catching up on runs missed while asleep or paused"
+                );
+                for s in slots.values_mut() {
+                    let id = s.device.id;
+                    if s.status_due <= now {
+                        s.status_due =
+                            now + spread(phase(id, STATUS_JOB, status_iv), status_iv, catch_up);
+                    }
+                    if s.meters_due <= now {
+                        s.meters_due =
+                            now + spread(phase(id, METERS_JOB, meters_iv), meters_iv, catch_up);
+                    }
+                }
+            }
+            last_loop = now;
+            was_paused = paused;
+            // Another process changed the devices: re-read the list.
+            let v = self.with_store(|s| s.data_version().ok()).flatten();
+            if v != version || version.is_none() {
+                version = v;
+                self.reload(&mut slots, now, status_iv, meters_iv, catch_up);
+            }
+            if let Ok(mut ids) = self.shared.poll_now.lock() {
+                for id in ids.drain(..) {
+                    if let Some(s) = slots.get_mut(&id) {
+                        s.meters_due = now;
+                    }
+                }
+            }
+            if !paused {
+                for s in slots.values_mut() {
+                    if s.busy || (s.device.address.is_none() && s.device.added_as.is_none()) {
+                        continue;
+                    }
+                    let kind = if s.meters_due <= now {
+                        PollKind::Meters
+                    } else if s.status_due <= now && s.device.credential.is_some() {
+                        PollKind::Status
+                    } else if s.status_due <= now {
+                        // Without a working credential only a full read can find one.
+                        PollKind::Meters
+                    } else {
+                        continue;
+                    };
+                    let id = s.device.id;
+                    s.status_due =
+                        next_slot_after(now, status_iv, phase(id, STATUS_JOB, status_iv));
+                    if kind == PollKind::Meters {
+                        s.meters_due =
+                            next_slot_after(now, meters_iv, phase(id, METERS_JOB, meters_iv));
+                    }
+                    s.busy = true;
+                    in_flight += 1;
+                    tasks.spawn(self.poll_task(
+                        PollTarget {
+                            device_id: id,
+                            address: s.device.address.clone(),
+                            added_as: s.device.added_as.clone(),
+                            credential: s.device.credential.clone(),
+                            kind,
+                        },
+                        sem.clone(),
+                        done_tx.clone(),
+                    ));
+                }
+                let asked = self.shared.rediscover_now.swap(false, Ordering::SeqCst);
+                if (asked || rediscover_due.is_some_and(|d| d <= now)) && !rediscovering {
+                    rediscovering = true;
+                    if self.settings.rediscovery {
+                        rediscover_due = Some(now + ms(self.settings.rediscover_every));
+                    }
+                    tasks.spawn(self.rediscover_task(done_tx.clone()));
+                }
+                if report_due.is_some_and(|d| d <= now) {
+                    report_due = Some(self.next_report_after(now));
+                    tasks.spawn(self.report_task(now));
+                }
+            }
+            self.publish_status(&slots, in_flight, paused, rediscover_due, report_due);
+            let next = slots
+                .values()
+                .filter(|s| !s.busy)
+                .map(|s| s.status_due.min(s.meters_due))
+                .chain(rediscover_due)
+                .chain(report_due)
+                .min()
+                .unwrap_or(i64::MAX);
+            let wait = (next - now).clamp(0, TICK);
+            tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                Some(d) = done_rx.recv() => {
+                    self.finish(d, &mut slots, &mut in_flight, &mut rediscovering);
+                    while let Ok(d) = done_rx.try_recv() {
+                        self.finish(d, &mut slots, &mut in_flight, &mut rediscovering);
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(0))) => {}
+                _ = self.shared.wake.notified() => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        // Readings already being written finish; polls still waiting are dropped.
+        if let Ok(mut st) = self.shared.status.lock() {
+            st.state = "stopping".into();
+        }
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(Duration::from_secs(30), drain).await;
+        if let Ok(mut st) = self.shared.status.lock() {
+            st.state = "stopped".into();
+        }
+    }
+
+    fn finish(
+        &self,
+        d: Done,
+        slots: &mut HashMap<i64, Slot>,
+        in_flight: &mut usize,
+        rediscovering: &mut bool,
+    ) {
+        if d.device_id == REDISCOVERY {
+            *rediscovering = false;
+            return;
+        }
+        *in_flight = in_flight.saturating_sub(1);
+        let fresh = self
+            .with_store(|s| s.device(d.device_id).ok().flatten())
+            .flatten();
+        if let Some(s) = slots.get_mut(&d.device_id) {
+            s.busy = false;
+            if let Some(f) = fresh {
+                s.device = f;
+            }
+            if d.mismatch {
+                s.meters_due = self.clock.now_ms();
+            }
+        }
+    }
+
+    fn reload(
+        &self,
+        slots: &mut HashMap<i64, Slot>,
+        now: Ms,
+        status_iv: Ms,
+        meters_iv: Ms,
+        catch_up: Ms,
+    ) {
+        let Some(Ok(devices)) = self.with_store(|s| s.devices(false)) else {
+            return;
+        };
+        let ids: std::collections::HashSet<i64> = devices.iter().map(|d| d.id).collect();
+        slots.retain(|id, s| ids.contains(id) || s.busy);
+        for d in devices {
+            match slots.get_mut(&d.id) {
+                Some(s) => {
+                    if !s.busy {
+                        s.device = d;
+                    }
+                }
+                None => {
+                    let id = d.id;
+                    let status_due = due_after(
+                        d.last_status,
+                        now,
+                        status_iv,
+                        phase(id, STATUS_JOB, status_iv),
+                        catch_up,
+                    );
+                    let meters_due = due_after(
+                        d.last_meters,
+                        now,
+                        meters_iv,
+                        phase(id, METERS_JOB, meters_iv),
+                        catch_up,
+                    );
+                    slots.insert(
+                        id,
+                        Slot {
+                            device: d,
+                            status_due,
+                            meters_due,
+                            busy: false,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn poll_task(
+        &self,
+        target: PollTarget,
+        sem: Arc<Semaphore>,
+        done: mpsc::UnboundedSender<Done>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let shared = self.shared.clone();
+        let poller = self.poller.clone();
+        let clock = self.clock.clone();
+        let rules = self.settings.rules;
+        let cancel = self.cancel.clone();
+        async move {
+            let device_id = target.device_id;
+            let polled = async {
+                let _permit = sem.acquire_owned().await.ok()?;
+                Some(poller.poll(&target).await)
+            };
+            let result = tokio::select! {
+                r = polled => r,
+                _ = cancel.cancelled() => None,
+            };
+            let mut mismatch = false;
+            if let Some((address, outcome)) = result {
+                if matches!(outcome, PollOutcome::Failed { .. }) {
+                    shared.failed.fetch_add(1, Ordering::Relaxed);
+                }
+                shared.polls.fetch_add(1, Ordering::Relaxed);
+                let p = PollResult {
+                    device_id: Some(device_id),
+                    address,
+                    kind: target.kind,
+                    at: clock.now_ms(),
+                    outcome,
+                };
+                let writer = shared.clone();
+                let written = tokio::task::spawn_blocking(move || {
+                    writer.store.lock().ok().map(|mut s| s.record(&p, &rules))
+                })
+                .await;
+                match written {
+                    Ok(Some(Ok(rec))) => {
+                        mismatch = rec.identity_mismatch;
+                        for e in rec.events {
+                            tracing::info!(
+                                device = e.device_id,
+                                kind = e.kind.as_str(),
+                                "{}",
+                                e.message
+                            );
+                            let _ = shared.events.send(e);
+                        }
+                    }
+                    Ok(Some(Err(e))) => {
+                        tracing::error!(device = device_id, "could not store the poll result: {e}")
+                    }
+                    _ => tracing::error!(device = device_id, "the store is unavailable"),
+                }
+            }
+            let _ = done.send(Done {
+                device_id,
+                mismatch,
+            });
+            shared.wake.notify_one();
+        }
+    }
+
+    fn rediscover_task(
+        &self,
+        done: mpsc::UnboundedSender<Done>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let shared = self.shared.clone();
+        let poller = self.poller.clone();
+        let clock = self.clock.clone();
+        let rules = self.settings.rules;
+        async move {
+            tracing::info!("rediscovery started");
+            match poller.rediscover().await {
+                Ok(found) => {
+                    let n = found.len();
+                    let writer = shared.clone();
+                    let at = clock.now_ms();
+                    let events = tokio::task::spawn_blocking(move || {
+                        let mut events = Vec::new();
+                        let Ok(mut store) = writer.store.lock() else {
+                            return events;
+                        };
+                        for f in found {
+                            let p = PollResult {
+                                device_id: None,
+                                address: f.address,
+                                kind: PollKind::Meters,
+                                at,
+                                outcome: PollOutcome::Read {
+                                    reading: Box::new(f.reading),
+                                    credential: f.credential,
+                                },
+                            };
+                            match store.record(&p, &rules) {
+                                Ok(r) => events.extend(r.events),
+                                Err(e) => {
+                                    tracing::error!("could not store a discovered device: {e}")
+                                }
+                            }
+                        }
+                        let _ = store.set_meta("last_rediscovery", &at.to_string());
+                        events
+                    })
+                    .await
+                    .unwrap_or_default();
+                    tracing::info!(printers = n, "rediscovery finished");
+                    for e in events {
+                        tracing::info!(
+                            device = e.device_id,
+                            kind = e.kind.as_str(),
+                            "{}",
+                            e.message
+                        );
+                        let _ = shared.events.send(e);
+                    }
+                }
+                Err(e) => tracing::warn!("rediscovery failed: {e}"),
+            }
+            let _ = done.send(Done {
+                device_id: REDISCOVERY,
+                mismatch: false,
+            });
+            shared.wake.notify_one();
+        }
+    }
+
+    fn report_task(&self, now: Ms) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let shared = self.shared.clone();
+        let dir = self.settings.reports_dir.clone();
+        let period = ms(self.settings.report_every);
+        async move {
+            let Some(dir) = dir else { return };
+            let written = tokio::task::spawn_blocking(move || {
+                let store = shared
+                    .store
+                    .lock()
+                    .map_err(|_| "the store is unavailable".to_string())?;
+                let files = write_daily_report(&store, &dir, now - period, now)?;
+                let _ = store.set_meta("last_report", &now.to_string());
+                Ok::<_, String>(files)
+            })
+            .await;
+            match written {
+                Ok(Ok(files)) => tracing::info!(?files, "report written"),
+                Ok(Err(e)) => tracing::error!("could not write the report: {e}"),
+                Err(e) => tracing::error!("the report task failed: {e}"),
+            }
+        }
+    }
+
+    fn initial_global_dues(&self, now: Ms) -> (Option<Ms>, Option<Ms>) {
+        let meta = |k: &str| {
+            self.with_store(|s| s.meta(k).ok().flatten())
+                .flatten()
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        let rediscover = self.settings.rediscovery.then(|| {
+            let iv = ms(self.settings.rediscover_every);
+            match meta("last_rediscovery") {
+                Some(last) if last + iv > now => last + iv,
+                _ => now,
+            }
+        });
+        let report = self.settings.reports_dir.as_ref().map(|_| {
+            let iv = ms(self.settings.report_every);
+            match meta("last_report") {
+                Some(last) if last + iv > now => last + iv,
+                Some(_) => now,
+                None => self.next_report_after(now),
+            }
+        });
+        (rediscover, report)
+    }
+
+    /// The next report time: the next `report_at` local time for whole-day
+    /// intervals, else one interval on.
+    fn next_report_after(&self, now: Ms) -> Ms {
+        let iv = ms(self.settings.report_every);
+        const DAY: Ms = 86_400_000;
+        if let Some(at) = self.settings.report_at
+            && iv % DAY == 0
+            && let Some(local) = Local.timestamp_millis_opt(now).single()
+        {
+            let mut day = local.date_naive();
+            loop {
+                if let Some(t) = Local
+                    .from_local_datetime(&day.and_time(at))
+                    .earliest()
+                    .map(|t| t.timestamp_millis())
+                    && t > now
+                {
+                    return t;
+                }
+                match day.succ_opt() {
+                    Some(d) => day = d,
+                    None => return now + iv,
+                }
+            }
+        }
+        now + iv
+    }
+
+    fn publish_status(
+        &self,
+        slots: &HashMap<i64, Slot>,
+        in_flight: usize,
+        paused: bool,
+        rediscover_due: Option<Ms>,
+        report_due: Option<Ms>,
+    ) {
+        let mut st = CollectorStatus {
+            state: if paused { "paused" } else { "running" }.into(),
+            devices: slots.len(),
+            polling: in_flight,
+            next_rediscovery: rediscover_due,
+            next_report: report_due,
+            polls: self.shared.polls.load(Ordering::Relaxed),
+            failed_polls: self.shared.failed.load(Ordering::Relaxed),
+            ..CollectorStatus::default()
+        };
+        for s in slots.values() {
+            if s.device.offline {
+                st.offline += 1;
+            } else {
+                match s.device.status.as_deref() {
+                    Some("ok") => st.ok += 1,
+                    Some("warning") => st.warning += 1,
+                    Some("error") => st.error += 1,
+                    _ => {}
+                }
+            }
+            st.next_status = Some(st.next_status.map_or(s.status_due, |n| n.min(s.status_due)));
+            st.next_meters = Some(st.next_meters.map_or(s.meters_due, |n| n.min(s.meters_due)));
+        }
+        if let Ok(mut cur) = self.shared.status.lock() {
+            *cur = st;
+        }
+    }
+}
+
+/// The pseudo device id that marks a finished rediscovery.
+const REDISCOVERY: i64 = i64::MIN;
+
+/// Writes the meter report for `[from, to)` as Excel and CSV into `dir`,
+/// named by the day, and returns the files written.
+pub fn write_daily_report(
+    store: &Store,
+    dir: &std::path::Path,
+    from: Ms,
+    to: Ms,
+) -> Result<Vec<PathBuf>, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let report = store
+        .meter_report(Some(from), Some(to), &Local, &mut |_, _| {})
+        .map_err(|e| e.to_string())?;
+    let stamp = Local
+        .timestamp_millis_opt(to)
+        .single()
+        .map(|t| t.format("%Y-%m-%d-%H%M").to_string())
+        .unwrap_or_else(|| to.to_string());
+    let mut files = Vec::new();
+    for format in [crate::export::Format::Xlsx, crate::export::Format::Csv] {
+        let path = dir.join(format!("meter-report-{stamp}.{format}"));
+        crate::export::write_report(&report, format, &path, &mut |_| {})
+            .map_err(|e| e.to_string())?;
+        files.push(path);
+    }
+    Ok(files)
+}

@@ -1,0 +1,1094 @@
+//! The configuration file (`printscout.toml`): its shape, its defaults, where it
+//! lives, and the checks that turn a typo into a clear message.
+//!
+//! Owns: [`Config`] and its tables, [`ConfigError`], [`default_paths`] (the
+//! OS-conventional config file and data directory) and [`resolve`] (which file
+//! a command uses). The user documentation is `docs/configuration.md`; a test
+//! keeps its example equal to [`Config::default`].
+//!
+//! Invariants:
+//! - An empty file is the built-in defaults; every key is optional.
+//! - An unknown key anywhere is an error that names the key (every table
+//!   denies unknown fields).
+//! - A [`Config`] returned by [`Config::from_toml_str`], [`Config::load`] or
+//!   [`resolve`] has passed [`Config::validate`]; every validation error names
+//!   the dotted key (`schedule.status_every`, `credentials[1].user`).
+//! - No secret value (community, passphrase) ever appears in an error message
+//!   or in `Debug` output: secrets are [`Secret`]s, parse errors never quote
+//!   the source text, and errors inside `credentials` have quoted values
+//!   removed.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveTime;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::discovery::targets::{self, Target};
+use crate::secret::Secret;
+use crate::snmp::{AuthProto, Credential, PrivProto, Version};
+
+/// The name of the configuration file inside the configuration directory.
+pub const FILE_NAME: &str = "printscout.toml";
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[schedule]`: how often each kind of work runs.
+    pub schedule: Schedule,
+    /// `[thresholds]`: when a supply is low or empty and a device offline.
+    pub thresholds: Thresholds,
+    /// `[snmp]`: how devices are polled.
+    pub snmp: SnmpSettings,
+    /// `[[credentials]]`: SNMP credential profiles, tried in this order.
+    pub credentials: Vec<CredentialConfig>,
+    /// `[discovery]`: what rediscovery looks at.
+    pub discovery: DiscoverySettings,
+    /// `[log]`: log level and retention.
+    pub log: LogSettings,
+    /// `[store]`: the data directory and the outbox.
+    pub store: StoreSettings,
+}
+
+/// `[schedule]`: intervals are written as durations (`"30s"`, `"5m"`, `"1h"`,
+/// `"84h"`, `"1d"`), each between 1 second and 366 days.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Schedule {
+    /// Status (state, errors, alerts) of every device. Default 5 minutes.
+    #[serde(with = "duration")]
+    pub status_every: Duration,
+    /// Counters and supplies (a full read). Default 1 hour.
+    #[serde(with = "duration")]
+    pub meters_every: Duration,
+    /// 3D-printer job history. Default 1 hour.
+    #[serde(with = "duration")]
+    pub jobs_every: Duration,
+    /// Rediscovery of `discovery.networks`. Default 84 hours (twice a week).
+    #[serde(with = "duration")]
+    pub rediscover_every: Duration,
+    /// The report written to the data directory. Default 1 day.
+    #[serde(with = "duration")]
+    pub report_every: Duration,
+    /// Local time of day of the first report (used when `report_every` is a
+    /// whole number of days). Default 06:00. Written `"06:00"` or `"06:00:00"`.
+    #[serde(with = "time_of_day")]
+    pub report_at: NaiveTime,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            status_every: Duration::from_secs(5 * 60),
+            meters_every: Duration::from_secs(60 * 60),
+            jobs_every: Duration::from_secs(60 * 60),
+            rediscover_every: Duration::from_secs(84 * 60 * 60),
+            report_every: Duration::from_secs(24 * 60 * 60),
+            report_at: NaiveTime::from_hms_opt(6, 0, 0).unwrap_or(NaiveTime::MIN),
+        }
+    }
+}
+
+/// `[thresholds]`: when events fire.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// A supply at or below this percentage is "low". Default 20.
+    pub supply_low_percent: f64,
+    /// A supply at or below this percentage is "empty". Default 0.
+    pub supply_empty_percent: f64,
+    /// Consecutive failed polls before a device is "offline". Default 3.
+    pub offline_after: u32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            supply_low_percent: 20.0,
+            supply_empty_percent: 0.0,
+            offline_after: 3,
+        }
+    }
+}
+
+/// `[snmp]`: how devices are polled.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SnmpSettings {
+    /// UDP port of the agents. Default 161.
+    pub port: u16,
+    /// Time to wait for each attempt (10ms to 60s). Default 2s.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// Further attempts after the first (0 to 10). Default 1.
+    pub retries: u32,
+    /// Packets per second, all polling together. Default 500.
+    pub rate: u32,
+    /// Devices read at once (1 to 4096). Default 64.
+    pub concurrency: usize,
+}
+
+impl Default for SnmpSettings {
+    fn default() -> Self {
+        Self {
+            port: 161,
+            timeout: Duration::from_secs(2),
+            retries: 1,
+            rate: 500,
+            concurrency: 64,
+        }
+    }
+}
+
+/// One `[[credentials]]` entry: an SNMP credential profile. Secrets are
+/// [`Secret`]s, so `Debug` shows `***`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CredentialConfig {
+    /// Shown in output instead of the secret; non-empty and unique.
+    pub name: String,
+    /// `"1"`, `"2c"` (the default) or `"3"`; a bare number (`3`) is accepted too.
+    #[serde(deserialize_with = "version_text")]
+    pub version: String,
+    /// The community string: required for versions 1 and 2c, refused for 3.
+    pub community: Option<Secret>,
+    /// The USM user name: required for version 3, refused otherwise.
+    pub user: Option<String>,
+    /// `md5`, `sha` (= `sha1`), `sha1`, `sha224`, `sha256`, `sha384` or
+    /// `sha512`, in any case; version 3 only.
+    pub auth_protocol: Option<String>,
+    /// The authentication passphrase, at least 8 characters (RFC 3414).
+    pub auth_passphrase: Option<Secret>,
+    /// `des`, `aes` (= `aes128`), `aes128`, `aes192` or `aes256`; needs
+    /// authentication; version 3 only.
+    pub privacy_protocol: Option<String>,
+    /// The privacy passphrase, at least 8 characters.
+    pub privacy_passphrase: Option<Secret>,
+    /// SNMP context: the v3 context name, or for v1/v2c community-string
+    /// indexing (`community@context`).
+    pub context: Option<String>,
+}
+
+impl Default for CredentialConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            version: "2c".into(),
+            community: None,
+            user: None,
+            auth_protocol: None,
+            auth_passphrase: None,
+            privacy_protocol: None,
+            privacy_passphrase: None,
+            context: None,
+        }
+    }
+}
+
+impl CredentialConfig {
+    /// Checks this profile on its own and turns it into the engine's
+    /// [`Credential`]. Errors name the profile (`credentials['office'].user`),
+    /// never a secret. The name is kept as written, also with a context.
+    pub fn to_credential(&self) -> Result<Credential, ConfigError> {
+        self.checked(&format!("credentials['{}']", self.name))
+    }
+
+    fn checked(&self, at: &str) -> Result<Credential, ConfigError> {
+        let key = |field: &str| format!("{at}.{field}");
+        if self.name.trim().is_empty() {
+            return Err(invalid(
+                key("name"),
+                "must not be empty: the name is shown in output instead of the secret",
+            ));
+        }
+        let version = parse_version(&self.version).ok_or_else(|| {
+            invalid(
+                key("version"),
+                format!(
+                    "'{}' is not an SNMP version: write \"1\", \"2c\" or \"3\"",
+                    self.version
+                ),
+            )
+        })?;
+        let context = self.context.clone().unwrap_or_default();
+        match version {
+            Version::V1 | Version::V2c => {
+                for (field, set) in [
+                    ("user", self.user.is_some()),
+                    ("auth_protocol", self.auth_protocol.is_some()),
+                    ("auth_passphrase", self.auth_passphrase.is_some()),
+                    ("privacy_protocol", self.privacy_protocol.is_some()),
+                    ("privacy_passphrase", self.privacy_passphrase.is_some()),
+                ] {
+                    if set {
+                        return Err(invalid(
+                            key(field),
+                            format!(
+                                "is only for version \"3\" (this credential is version \"{version}\")"
+                            ),
+                        ));
+                    }
+                }
+                let community = self.community.as_ref().ok_or_else(|| {
+                    invalid(
+                        key("community"),
+                        format!("is required for version \"{version}\""),
+                    )
+                })?;
+                if community.expose().is_empty() {
+                    return Err(invalid(key("community"), "must not be empty"));
+                }
+                let community = if context.is_empty() {
+                    community.clone()
+                } else {
+                    Secret::new(format!("{}@{context}", community.expose()))
+                };
+                Ok(Credential::Community {
+                    name: self.name.clone(),
+                    version,
+                    community,
+                })
+            }
+            Version::V3 => {
+                if self.community.is_some() {
+                    return Err(invalid(
+                        key("community"),
+                        "is not used by version \"3\": set user and the passphrases instead",
+                    ));
+                }
+                let user = self
+                    .user
+                    .as_deref()
+                    .filter(|u| !u.trim().is_empty())
+                    .ok_or_else(|| invalid(key("user"), "is required for version \"3\""))?;
+                let auth = match (&self.auth_protocol, &self.auth_passphrase) {
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(invalid(
+                            key("auth_passphrase"),
+                            "is required when auth_protocol is set",
+                        ));
+                    }
+                    (None, Some(_)) => {
+                        return Err(invalid(
+                            key("auth_protocol"),
+                            "is required when auth_passphrase is set (md5, sha1, sha224, sha256, sha384 or sha512)",
+                        ));
+                    }
+                    (Some(p), Some(pass)) => {
+                        let proto = parse_auth(p).ok_or_else(|| {
+                            invalid(
+                                key("auth_protocol"),
+                                format!(
+                                    "'{p}' is not one of md5, sha, sha1, sha224, sha256, sha384, sha512"
+                                ),
+                            )
+                        })?;
+                        check_passphrase(&key("auth_passphrase"), pass)?;
+                        Some((proto, pass.clone()))
+                    }
+                };
+                let privacy = match (&self.privacy_protocol, &self.privacy_passphrase) {
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(invalid(
+                            key("privacy_passphrase"),
+                            "is required when privacy_protocol is set",
+                        ));
+                    }
+                    (None, Some(_)) => {
+                        return Err(invalid(
+                            key("privacy_protocol"),
+                            "is required when privacy_passphrase is set (des, aes128, aes192 or aes256)",
+                        ));
+                    }
+                    (Some(p), Some(pass)) => {
+                        if auth.is_none() {
+                            return Err(invalid(
+                                key("privacy_protocol"),
+                                "privacy needs authentication too: set auth_protocol and auth_passphrase",
+                            ));
+                        }
+                        let proto = parse_privacy(p).ok_or_else(|| {
+                            invalid(
+                                key("privacy_protocol"),
+                                format!("'{p}' is not one of des, aes, aes128, aes192, aes256"),
+                            )
+                        })?;
+                        check_passphrase(&key("privacy_passphrase"), pass)?;
+                        Some((proto, pass.clone()))
+                    }
+                };
+                Ok(Credential::V3 {
+                    name: self.name.clone(),
+                    user: user.to_string(),
+                    auth,
+                    privacy,
+                    context,
+                })
+            }
+        }
+    }
+}
+
+/// `[discovery]`: what rediscovery looks at.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscoverySettings {
+    /// Targets to rediscover: CIDR blocks, ranges, addresses or host names
+    /// (as `printscout scan` takes them). Default none.
+    pub networks: Vec<String>,
+    /// Broadcast SNMP requests, only on interfaces inside a selected network. Default true.
+    pub broadcast: bool,
+    /// DNS-SD browsing, only on interfaces inside a selected network. Default true.
+    pub dns_sd: bool,
+    /// This computer's print queues. Default true.
+    pub local_queues: bool,
+    /// Public address blocks are refused unless this is true. Default false.
+    pub allow_public: bool,
+    /// Packets per second for rediscovery sweeps. Default 500.
+    pub rate: u32,
+}
+
+impl Default for DiscoverySettings {
+    fn default() -> Self {
+        Self {
+            networks: Vec::new(),
+            broadcast: true,
+            dns_sd: true,
+            local_queues: true,
+            allow_public: false,
+            rate: 500,
+        }
+    }
+}
+
+/// `[log]`: log level and retention.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `error`, `warn`, `info` (the default), `debug` or `trace`.
+    pub level: String,
+    /// Rotated log files kept in the data directory (at least 1). Default 7.
+    pub keep_files: usize,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            keep_files: 7,
+        }
+    }
+}
+
+/// `[store]`: where the data lives.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// The data directory (database, logs, reports); `None` = the OS default
+    /// ([`default_paths`]). A relative path in a file is taken relative to
+    /// that file's directory by [`Config::load`].
+    pub data_dir: Option<PathBuf>,
+    /// Most items kept in the outbox waiting to be sent (at least 1). Default 100,000.
+    pub outbox_max: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            outbox_max: 100_000,
+        }
+    }
+}
+
+/// Why a configuration was refused. No variant ever holds a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {}: {source}", .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The text is not TOML or does not fit the shape (unknown key, wrong type).
+    #[error("{}{message}", parse_prefix(.path))]
+    Parse {
+        /// The file, when the text came from one.
+        path: Option<PathBuf>,
+        /// The dotted key when known, line and column, and what is wrong.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The dotted key (`schedule.status_every`, `credentials[0].user`).
+        key: String,
+        /// What is wrong, in words.
+        message: String,
+    },
+}
+
+fn parse_prefix(path: &Option<PathBuf>) -> String {
+    match path {
+        Some(p) => format!("cannot parse config file {}: ", p.display()),
+        None => "cannot parse the configuration: ".to_string(),
+    }
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Parses a TOML document and validates it.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: None,
+            message: parse_message(text, &e),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads a file and parses and validates it. A relative `store.data_dir`
+    /// is taken relative to the file's directory.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::from_toml_str(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: Some(path.to_path_buf()),
+                message,
+            },
+            other => other,
+        })?;
+        if let Some(dir) = &config.store.data_dir
+            && dir.is_relative()
+            && let Some(parent) = path.parent()
+        {
+            config.store.data_dir = Some(parent.join(dir));
+        }
+        Ok(config)
+    }
+
+    /// Checks every value; the first problem found is returned, naming its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.schedule;
+        for (key, d) in [
+            ("schedule.status_every", s.status_every),
+            ("schedule.meters_every", s.meters_every),
+            ("schedule.jobs_every", s.jobs_every),
+            ("schedule.rediscover_every", s.rediscover_every),
+            ("schedule.report_every", s.report_every),
+        ] {
+            check_interval(key, d)?;
+        }
+
+        let t = &self.thresholds;
+        for (key, v) in [
+            ("thresholds.supply_low_percent", t.supply_low_percent),
+            ("thresholds.supply_empty_percent", t.supply_empty_percent),
+        ] {
+            if !(0.0..=100.0).contains(&v) {
+                return Err(invalid(key, format!("must be from 0 to 100 (got {v})")));
+            }
+        }
+        if t.supply_empty_percent > t.supply_low_percent {
+            return Err(invalid(
+                "thresholds.supply_empty_percent",
+                format!(
+                    "must not be above thresholds.supply_low_percent ({} > {})",
+                    t.supply_empty_percent, t.supply_low_percent
+                ),
+            ));
+        }
+        if t.offline_after < 1 {
+            return Err(invalid("thresholds.offline_after", "must be at least 1"));
+        }
+
+        let n = &self.snmp;
+        if n.port < 1 {
+            return Err(invalid("snmp.port", "must be from 1 to 65535"));
+        }
+        if n.timeout < Duration::from_millis(10) || n.timeout > Duration::from_secs(60) {
+            return Err(invalid(
+                "snmp.timeout",
+                format!(
+                    "must be from 10ms to 60s (got {})",
+                    humantime::format_duration(n.timeout)
+                ),
+            ));
+        }
+        if n.retries > 10 {
+            return Err(invalid(
+                "snmp.retries",
+                format!("must be from 0 to 10 (got {})", n.retries),
+            ));
+        }
+        if n.rate < 1 {
+            return Err(invalid("snmp.rate", "must be at least 1 packet per second"));
+        }
+        if !(1..=4096).contains(&n.concurrency) {
+            return Err(invalid(
+                "snmp.concurrency",
+                format!("must be from 1 to 4096 (got {})", n.concurrency),
+            ));
+        }
+
+        self.checked_credentials()?;
+
+        let d = &self.discovery;
+        for (i, input) in d.networks.iter().enumerate() {
+            check_network(&format!("discovery.networks[{i}]"), input, d.allow_public)?;
+        }
+        if d.rate < 1 {
+            return Err(invalid(
+                "discovery.rate",
+                "must be at least 1 packet per second",
+            ));
+        }
+
+        if !LOG_LEVELS.contains(&self.log.level.to_ascii_lowercase().as_str()) {
+            return Err(invalid(
+                "log.level",
+                format!(
+                    "'{}' is not a level: write error, warn, info, debug or trace",
+                    self.log.level
+                ),
+            ));
+        }
+        if self.log.keep_files < 1 {
+            return Err(invalid("log.keep_files", "must be at least 1"));
+        }
+
+        if self
+            .store
+            .data_dir
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid(
+                "store.data_dir",
+                "must not be empty (leave it out for the default)",
+            ));
+        }
+        if self.store.outbox_max < 1 {
+            return Err(invalid("store.outbox_max", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The configured credentials in order, or `public` v2c when none are configured.
+    pub fn effective_credentials(&self) -> Result<Vec<Credential>, ConfigError> {
+        if self.credentials.is_empty() {
+            return Ok(vec![Credential::community(
+                "public",
+                Version::V2c,
+                "public",
+            )]);
+        }
+        self.checked_credentials()
+    }
+
+    fn checked_credentials(&self) -> Result<Vec<Credential>, ConfigError> {
+        let mut out: Vec<Credential> = Vec::with_capacity(self.credentials.len());
+        for (i, c) in self.credentials.iter().enumerate() {
+            let at = format!("credentials[{i}]");
+            let cred = c.checked(&at)?;
+            if let Some(j) = self.credentials[..i].iter().position(|o| o.name == c.name) {
+                return Err(invalid(
+                    format!("{at}.name"),
+                    format!("'{}' is already the name of credentials[{j}]", c.name),
+                ));
+            }
+            out.push(cred);
+        }
+        Ok(out)
+    }
+}
+
+const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+const MAX_INTERVAL: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
+fn check_interval(key: &str, d: Duration) -> Result<(), ConfigError> {
+    if d < Duration::from_secs(1) {
+        return Err(invalid(
+            key,
+            format!(
+                "must be at least 1s (got {})",
+                humantime::format_duration(d)
+            ),
+        ));
+    }
+    if d > MAX_INTERVAL {
+        return Err(invalid(
+            key,
+            format!(
+                "must be at most 366 days (got {})",
+                humantime::format_duration(d)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_passphrase(key: &str, pass: &Secret) -> Result<(), ConfigError> {
+    // RFC 3414 §11.2: at least 8 octets. The message never shows the value.
+    if pass.expose().len() < 8 {
+        return Err(invalid(key, "must be at least 8 characters (RFC 3414)"));
+    }
+    Ok(())
+}
+
+fn parse_version(text: &str) -> Option<Version> {
+    let t = text.trim().to_ascii_lowercase();
+    match t.strip_prefix('v').unwrap_or(&t) {
+        "1" => Some(Version::V1),
+        "2c" => Some(Version::V2c),
+        "3" => Some(Version::V3),
+        _ => None,
+    }
+}
+
+fn normalise(text: &str) -> String {
+    text.trim().to_ascii_lowercase().replace(['-', '_'], "")
+}
+
+fn parse_auth(text: &str) -> Option<AuthProto> {
+    Some(match normalise(text).as_str() {
+        "md5" => AuthProto::Md5,
+        "sha" | "sha1" => AuthProto::Sha1,
+        "sha224" => AuthProto::Sha224,
+        "sha256" => AuthProto::Sha256,
+        "sha384" => AuthProto::Sha384,
+        "sha512" => AuthProto::Sha512,
+        _ => return None,
+    })
+}
+
+fn parse_privacy(text: &str) -> Option<PrivProto> {
+    Some(match normalise(text).as_str() {
+        "des" => PrivProto::Des,
+        "aes" | "aes128" => PrivProto::Aes128,
+        "aes192" => PrivProto::Aes192,
+        "aes256" => PrivProto::Aes256,
+        _ => return None,
+    })
+}
+
+/// A network must parse as a `scan` target; a block must not be larger than
+/// a sweep may be, and must be private unless `allow_public`.
+fn check_network(key: &str, input: &str, allow_public: bool) -> Result<(), ConfigError> {
+    let target = targets::parse(input).map_err(|e| invalid(key, e.to_string()))?;
+    let (first, last, count) = match target {
+        Target::Address(_) | Target::Name(_) => return Ok(()),
+        Target::Network(net) => {
+            let mut set = targets::AddressSet::default();
+            set.add_network(net);
+            (net.network(), net.broadcast(), set.len())
+        }
+        Target::Range(a, b) => {
+            let mut set = targets::AddressSet::default();
+            set.add_range(a, b);
+            (a, b, set.len())
+        }
+    };
+    if count > targets::REFUSE_ABOVE {
+        return Err(invalid(
+            key,
+            format!(
+                "'{input}' covers {count} addresses; networks are limited to a /8 (16,777,216)"
+            ),
+        ));
+    }
+    if !allow_public && !in_one_private_block(first, last) {
+        return Err(invalid(
+            key,
+            format!(
+                "'{input}' is public address space, not a private network; set discovery.allow_public = true if you really mean it"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The same rule as `printscout scan`: a block is private only when it lies
+/// inside one private block end to end.
+fn in_one_private_block(first: IpAddr, last: IpAddr) -> bool {
+    const PRIVATE: [&str; 9] = [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+        "fe80::/10",
+        "::1/128",
+    ];
+    targets::is_private(first)
+        && targets::is_private(last)
+        && PRIVATE
+            .iter()
+            .filter_map(|b| b.parse::<IpNet>().ok())
+            .any(|n| n.contains(&first) && n.contains(&last))
+}
+
+/// Turns toml's error into one line: the dotted key when it can be found,
+/// line and column, and toml's message. The source text is never quoted (it
+/// may hold a secret), and inside `credentials` quoted values are removed.
+fn parse_message(text: &str, e: &toml::de::Error) -> String {
+    let span = e.span();
+    let key = span
+        .as_ref()
+        .and_then(|s| key_at(text, s.start).or_else(|| key_from_text(text, s.clone())));
+    let mut msg = plain_words(e.message().trim());
+    if key.as_deref().is_none_or(|k| k.starts_with("credentials")) {
+        msg = redact_values(&msg);
+    }
+    let at = span.as_ref().map(|s| {
+        let (line, column) = line_column(text, s.start);
+        format!("line {line}, column {column}")
+    });
+    match (key, at) {
+        (Some(k), Some(at)) => format!("{k} ({at}): {msg}"),
+        (None, Some(at)) => format!("{at}: {msg}"),
+        (Some(k), None) => format!("{k}: {msg}"),
+        (None, None) => msg,
+    }
+}
+
+/// When the document cannot be rebuilt around the error (a duplicate key, a
+/// syntax error), the key is the bare word at the span under the nearest
+/// table header above it.
+fn key_from_text(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let word = text.get(span.clone())?.trim();
+    let bare = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    };
+    if !bare(word) {
+        return None;
+    }
+    let before = text.get(..span.start)?;
+    let mut header: Option<(String, bool)> = None;
+    for line in before.lines() {
+        let l = line.trim();
+        if let Some(h) = l.strip_prefix("[[").and_then(|r| r.split_once("]]")) {
+            header = Some((h.0.trim().to_string(), true));
+        } else if let Some(h) = l.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            header = Some((h.0.trim().to_string(), false));
+        }
+    }
+    Some(match header {
+        None => word.to_string(),
+        Some((table, false)) => format!("{table}.{word}"),
+        Some((table, true)) => {
+            let n = before
+                .lines()
+                .filter(|l| {
+                    l.trim()
+                        .strip_prefix("[[")
+                        .and_then(|r| r.split_once("]]"))
+                        .is_some_and(|h| h.0.trim() == table)
+                })
+                .count();
+            format!("{table}[{}].{word}", n.saturating_sub(1))
+        }
+    })
+}
+
+/// Serde names Rust types in its messages; say what to write instead.
+fn plain_words(msg: &str) -> String {
+    let mut out = msg.to_string();
+    for (rust, words) in [
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        if let Some(rest) = out.strip_suffix(rust) {
+            out = format!("{rest}{words}");
+        }
+    }
+    if let Some(i) = out.find("expected struct ") {
+        out.truncate(i);
+        out.push_str("expected a table");
+    }
+    out
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// The dotted key whose name or value holds byte `pos`: the narrowest match.
+fn key_at(text: &str, pos: usize) -> Option<String> {
+    let (doc, _) = toml::de::DeTable::parse_recoverable(text);
+    let mut best: Option<(usize, String)> = None;
+    visit_table(doc.get_ref(), "", pos, &mut best);
+    best.map(|(_, k)| k)
+}
+
+type Best = Option<(usize, String)>;
+
+fn consider(span: std::ops::Range<usize>, pos: usize, path: &str, best: &mut Best) {
+    let contains = span.start <= pos && (pos < span.end || span.is_empty() && pos == span.start);
+    if contains && best.as_ref().is_none_or(|(len, _)| span.len() <= *len) {
+        *best = Some((span.len(), path.to_string()));
+    }
+}
+
+fn visit_table(table: &toml::de::DeTable<'_>, prefix: &str, pos: usize, best: &mut Best) {
+    for (k, v) in table.iter() {
+        let path = if prefix.is_empty() {
+            k.get_ref().to_string()
+        } else {
+            format!("{prefix}.{}", k.get_ref())
+        };
+        consider(k.span(), pos, &path, best);
+        consider(v.span(), pos, &path, best);
+        visit_value(v.get_ref(), &path, pos, best);
+    }
+}
+
+fn visit_value(value: &toml::de::DeValue<'_>, path: &str, pos: usize, best: &mut Best) {
+    match value {
+        toml::de::DeValue::Table(t) => visit_table(t, path, pos, best),
+        toml::de::DeValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let p = format!("{path}[{i}]");
+                consider(item.span(), pos, &p, best);
+                visit_value(item.get_ref(), &p, pos, best);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes the values serde quotes in its messages (`string "…"`,
+/// `integer `…``, `floating point `…``), keeping what kind of value it was.
+fn redact_values(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    loop {
+        let next = [
+            ("string \"", '"', "a string"),
+            ("integer `", '`', "an integer"),
+            ("floating point `", '`', "a number"),
+            ("character `", '`', "a character"),
+        ]
+        .into_iter()
+        .filter_map(|(open, close, word)| rest.find(open).map(|i| (i, open, close, word)))
+        .min_by_key(|(i, ..)| *i);
+        let Some((i, open, close, word)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..i]);
+        out.push_str(word);
+        let body = &rest[i + open.len()..];
+        let mut escaped = false;
+        let mut end = body.len();
+        for (j, c) in body.char_indices() {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == close {
+                end = j + c.len_utf8();
+                break;
+            }
+        }
+        rest = &body[end..];
+    }
+}
+
+/// `version` as text, accepting a bare TOML integer (`version = 3`).
+fn version_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an SNMP version: \"1\", \"2c\" or \"3\"")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Durations written the humantime way (`"500ms"`, `"5m"`, `"1h 30m"`, `"1d"`).
+mod duration {
+    use std::fmt;
+    use std::time::Duration;
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Duration, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration in quotes, like \"30s\", \"5m\", \"1h\" or \"1d\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
+                humantime::parse_duration(v.trim()).map_err(|e| {
+                    E::custom(format!(
+                        "'{v}' is not a duration ({e}); write e.g. \"30s\", \"5m\", \"1h\" or \"1d\""
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A local time of day: `"06:00"`, `"06:00:00"`, or a TOML local time (`06:00:00`).
+mod time_of_day {
+    use std::fmt;
+
+    use chrono::NaiveTime;
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<NaiveTime, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = NaiveTime;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a time of day like \"06:00\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NaiveTime, E> {
+                let t = v.trim();
+                NaiveTime::parse_from_str(t, "%H:%M")
+                    .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M:%S"))
+                    .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M:%S%.f"))
+                    .map_err(|_| {
+                        E::custom(format!(
+                            "'{v}' is not a time of day: write it as \"HH:MM\", e.g. \"06:00\""
+                        ))
+                    })
+            }
+            // A TOML datetime arrives as a one-entry map holding its text.
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<NaiveTime, A::Error> {
+                let Some((_, text)) = map.next_entry::<String, String>()? else {
+                    return Err(serde::de::Error::custom("expected a time of day"));
+                };
+                self.visit_str(&text)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Where the configuration file and the data live by default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// The configuration file (it need not exist).
+    pub config_file: PathBuf,
+    /// The data directory (database, logs, reports).
+    pub data_dir: PathBuf,
+}
+
+/// OS-conventional locations (directories::ProjectDirs; Linux:
+/// ~/.config/printscout/printscout.toml and ~/.local/share/printscout, or the
+/// `XDG_CONFIG_HOME`/`XDG_DATA_HOME` equivalents; macOS: ~/Library/Application
+/// Support/PrintScout for both; Windows: %APPDATA%\PrintScout\config and
+/// %LOCALAPPDATA%\PrintScout\data). None when no home directory.
+pub fn default_paths() -> Option<Paths> {
+    let dirs = directories::ProjectDirs::from("", "", "PrintScout")?;
+    Some(Paths {
+        config_file: dirs.config_dir().join(FILE_NAME),
+        // Local, not roaming: a database must not follow a Windows profile around.
+        data_dir: dirs.data_local_dir().to_path_buf(),
+    })
+}
+
+/// What `printscout run/devices/...` use: an explicit path must exist (error otherwise); with no
+/// path the default file is used when it exists, else the defaults. Returns the file used, if any.
+pub fn resolve(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), ConfigError> {
+    if let Some(path) = explicit {
+        return Ok((Config::load(path)?, Some(path.to_path_buf())));
+    }
+    match default_paths() {
+        Some(paths) if paths.config_file.is_file() => {
+            let config = Config::load(&paths.config_file)?;
+            Ok((config, Some(paths.config_file)))
+        }
+        _ => Ok((Config::default(), None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_maps_to_line_and_column() {
+        assert_eq!(line_column("a = 1\nbb = 2\n", 6), (2, 1));
+        assert_eq!(line_column("a = 1\nbb = 2\n", 8), (2, 3));
+        assert_eq!(line_column("", 0), (1, 1));
+    }
+
+    #[test]
+    fn rust_type_names_become_plain_words() {
+        assert_eq!(
+            plain_words("invalid value: integer `70000`, expected u16"),
+            "invalid value: integer `70000`, expected a whole number from 0 to 65535"
+        );
+        assert_eq!(
+            plain_words("invalid type: integer `5`, expected struct Schedule"),
+            "invalid type: integer `5`, expected a table"
+        );
+    }
+
+    #[test]
+    fn quoted_values_are_removed_from_messages() {
+        let m = redact_values(r#"invalid type: string "se\"cret", expected struct X"#);
+        assert_eq!(m, "invalid type: a string, expected struct X");
+        let m = redact_values("invalid type: integer `12345`, expected a string");
+        assert_eq!(m, "invalid type: an integer, expected a string");
+    }
+
+    #[test]
+    fn the_key_at_a_position_is_the_narrowest_one() {
+        let text = "[schedule]\nstatus_every = \"5x\"\n[[credentials]]\nname = \"a\"\n";
+        let pos = text.find("5x").expect("value present");
+        assert_eq!(key_at(text, pos).as_deref(), Some("schedule.status_every"));
+        let pos = text.find("\"a\"").expect("value present");
+        assert_eq!(key_at(text, pos).as_deref(), Some("credentials[0].name"));
+    }
+}
