@@ -354,13 +354,14 @@ impl Scheduler {
                 );
                 for s in slots.values_mut() {
                     let id = s.device.id;
-                    if s.status_due <= now {
-                        s.status_due =
-                            now + spread(phase(id, STATUS_JOB, status_iv), status_iv, catch_up);
-                    }
                     if s.meters_due <= now {
+                        // One full read catches up both; the status grid resumes after it.
                         s.meters_due =
                             now + spread(phase(id, METERS_JOB, meters_iv), meters_iv, catch_up);
+                        s.status_due = after_full_read(s.meters_due, id, status_iv);
+                    } else if s.status_due <= now {
+                        s.status_due =
+                            now + spread(phase(id, STATUS_JOB, status_iv), status_iv, catch_up);
                     }
                 }
             }
@@ -395,11 +396,13 @@ impl Scheduler {
                         continue;
                     };
                     let id = s.device.id;
-                    s.status_due =
-                        next_slot_after(now, status_iv, phase(id, STATUS_JOB, status_iv));
                     if kind == PollKind::Meters {
                         s.meters_due =
                             next_slot_after(now, meters_iv, phase(id, METERS_JOB, meters_iv));
+                        s.status_due = after_full_read(now, id, status_iv);
+                    } else {
+                        s.status_due =
+                            next_slot_after(now, status_iv, phase(id, STATUS_JOB, status_iv));
                     }
                     s.busy = true;
                     in_flight += 1;
@@ -431,13 +434,18 @@ impl Scheduler {
             self.publish_status(&slots, in_flight, paused, rediscover_due, report_due);
             let next = slots
                 .values()
-                .filter(|s| !s.busy)
+                .filter(|s| !s.busy && (s.device.address.is_some() || s.device.added_as.is_some()))
                 .map(|s| s.status_due.min(s.meters_due))
-                .chain(rediscover_due)
+                .chain(rediscover_due.filter(|_| !rediscovering))
                 .chain(report_due)
                 .min()
                 .unwrap_or(i64::MAX);
-            let wait = (next - now).clamp(0, TICK);
+            // While paused nothing can start: just watch the clock.
+            let wait = if paused {
+                TICK
+            } else {
+                (next - now).clamp(0, TICK)
+            };
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
                 Some(d) = done_rx.recv() => {
@@ -780,6 +788,16 @@ impl Scheduler {
             *cur = st;
         }
     }
+}
+
+/// The status slot after a full read at `t`: a full read includes the
+/// status, so the status slot within half an interval after it is skipped.
+fn after_full_read(t: Ms, device_id: i64, status_iv: Ms) -> Ms {
+    next_slot_after(
+        t + status_iv / 2,
+        status_iv,
+        phase(device_id, STATUS_JOB, status_iv),
+    )
 }
 
 /// The pseudo device id that marks a finished rediscovery.
