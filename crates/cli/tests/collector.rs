@@ -135,7 +135,17 @@ fn the_service_polls_the_devices_added_beside_it_and_stops_cleanly_on_sigterm() 
     let dir = data_dir(port, &[]);
     let data = dir.path();
     add(data, at(net, 10, port));
-    let service = Service::start(data, &["--status-every", "1s", "--meters-every", "2s"]);
+    let service = Service::start(
+        data,
+        &[
+            "--status-every",
+            "1s",
+            "--meters-every",
+            "2s",
+            "--report-every",
+            "2s",
+        ],
+    );
     // Added while the service runs: it notices without a restart.
     add(data, at(net, 11, port));
     wait_until("a second full read of both devices", data, || {
@@ -189,6 +199,15 @@ fn the_service_polls_the_devices_added_beside_it_and_stops_cleanly_on_sigterm() 
         csv.contains("VNBZZ00421") && csv.contains(",48213,48213,0,"),
         "{csv}"
     );
+    wait_until("the scheduled report in the data directory", data, || {
+        std::fs::read_dir(data.join("reports")).is_ok_and(|d| {
+            let names: Vec<String> = d
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.iter().any(|n| n.ends_with(".xlsx")) && names.iter().any(|n| n.ends_with(".csv"))
+        })
+    });
     let status = service.stop();
     assert!(status.success(), "exit status {status:?}");
     let logs: Vec<_> = std::fs::read_dir(data.join("logs"))

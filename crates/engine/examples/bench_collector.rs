@@ -26,13 +26,16 @@
 //! - **Run 2 (default schedule):** `printscout run` with the default intervals on the same
 //!   data; after `--settle-secs`, CPU (utime + stime) and memory (VmRSS, VmHWM,
 //!   smaps_rollup) of the service process are sampled for `--idle-secs`.
+//! - **Run 3 (nothing due):** 100 h intervals, so no poll falls in the `--quiet-secs`
+//!   window: what the scheduler costs by itself.
 //!
 //! Invariants: every packet goes to or from 127.0.0.0/8; the collector is measured by its
 //! own PID from `/proc` (the farm's CPU is reported apart); every child is stopped by its
-//! PID; the run is bounded in time (about `sim + settle + idle` seconds plus set-up).
+//! PID; the run is bounded in time (about `sim + settle + idle + quiet` seconds plus
+//! set-up and stops).
 //!
 //! `cargo run --release --example bench_collector -- [--count 1000] [--sim-secs 360]
-//! [--settle-secs 45] [--idle-secs 120] [--max-answer 1472] [--keep]`
+//! [--settle-secs 45] [--idle-secs 120] [--quiet-secs 20] [--max-answer 1472] [--keep]`
 //! (`scripts/bench-collector.sh` installs what it needs, builds, and runs it).
 
 use std::fmt::Write as _;
@@ -57,6 +60,7 @@ struct Opts {
     sim_secs: u64,
     settle_secs: u64,
     idle_secs: u64,
+    quiet_secs: u64,
     max_answer: usize,
     keep: bool,
 }
@@ -84,6 +88,7 @@ impl Opts {
             sim_secs: num("--sim-secs", 360),
             settle_secs: num("--settle-secs", 45),
             idle_secs: num("--idle-secs", 120),
+            quiet_secs: num("--quiet-secs", 20),
             max_answer: num("--max-answer", 1472),
             keep: std::env::args().any(|a| a == "--keep"),
         }
@@ -230,12 +235,51 @@ fn main() {
         None
     };
 
+    // --- run 3: nothing due (the scheduler alone) -----------------------------------------
+    let quiet = if opts.quiet_secs > 0 {
+        println!(
+            "run 3: 100 h intervals, nothing due: the scheduler alone, sampled {} s …",
+            opts.quiet_secs
+        );
+        let mut svc = Service::start(
+            &bin,
+            &data,
+            &default_cfg,
+            &[
+                "--status-every",
+                "100h",
+                "--meters-every",
+                "100h",
+                "--catch-up-window",
+                "30s",
+            ],
+            &work.path().join("run3.log"),
+        );
+        std::thread::sleep(Duration::from_secs(5));
+        let f0 = farm.stats();
+        let a = svc.sample();
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_secs(opts.quiet_secs));
+        let b = svc.sample();
+        let secs = t.elapsed().as_secs_f64();
+        let polls = farm.stats().minus(&f0).polls;
+        svc.stop();
+        Some(Quiet {
+            secs,
+            cpu: b.cpu_secs - a.cpu_secs,
+            rss_kib: b.rss_kib,
+            polls,
+        })
+    } else {
+        None
+    };
+
     report(
         &opts,
         &before,
         &after,
         &run1,
-        idle.as_ref(),
+        (idle.as_ref(), quiet.as_ref()),
         farm.cpu_secs(),
         started,
     );
@@ -702,6 +746,13 @@ struct Run1 {
     errors: usize,
 }
 
+struct Quiet {
+    secs: f64,
+    cpu: f64,
+    rss_kib: u64,
+    polls: u64,
+}
+
 struct Idle {
     secs: f64,
     cpu: f64,
@@ -731,7 +782,7 @@ fn report(
     before: &db::Figures,
     after: &db::Figures,
     r: &Run1,
-    idle: Option<&Idle>,
+    (idle, quiet): (Option<&Idle>, Option<&Quiet>),
     farm_cpu: f64,
     started: Instant,
 ) {
@@ -951,6 +1002,22 @@ fn report(
             i.threads
         );
         let _ = writeln!(w, "ERROR log lines       {:>10}", i.errors);
+    }
+    if let Some(q) = quiet {
+        let _ = writeln!(w);
+        let _ = writeln!(
+            w,
+            "-- run 3: nothing due (100 h intervals), sampled {:.0} s --",
+            q.secs
+        );
+        let _ = writeln!(
+            w,
+            "CPU                   {:>9.3} s  = {:.3} % of one core with {} polls: the scheduler alone; RSS {}",
+            q.cpu,
+            100.0 * q.cpu / q.secs,
+            q.polls,
+            kib_mb(q.rss_kib)
+        );
     }
     let _ = writeln!(w);
     let _ = writeln!(
