@@ -171,6 +171,7 @@ fn main() {
     }
     let s1 = svc.sample();
     let run1_secs = t1.elapsed().as_secs_f64();
+    let others1 = s1.others_since(&s0);
     let farm1 = farm.stats();
     svc.stop();
     let errors1 = count_lines(&work.path().join("run1.log"), " ERROR ");
@@ -183,6 +184,7 @@ fn main() {
         peak_rss_kib: peak_rss.max(s1.hwm_kib),
         farm: farm1.minus(&farm0),
         errors: errors1,
+        others: others1,
     };
 
     // --- run 2: the default schedule ---------------------------------------------------
@@ -219,6 +221,8 @@ fn main() {
         Some(Idle {
             secs,
             cpu: b.cpu_secs - a.cpu_secs,
+            others: b.others_since(&a),
+            written: b.write_bytes.saturating_sub(a.write_bytes),
             rss_now_kib: b.rss_kib,
             rss_min_kib: rss.iter().copied().min().unwrap_or(0),
             rss_max_kib: rss.iter().copied().max().unwrap_or(0),
@@ -267,6 +271,7 @@ fn main() {
         Some(Quiet {
             secs,
             cpu: b.cpu_secs - a.cpu_secs,
+            others: b.others_since(&a),
             rss_kib: b.rss_kib,
             polls,
         })
@@ -307,6 +312,19 @@ struct Sample {
     anon_kib: u64,
     file_kib: u64,
     write_bytes: u64,
+    /// CPU seconds of every process on the machine, and of this one (the farm).
+    machine_cpu: f64,
+    own_cpu: f64,
+}
+
+impl Sample {
+    /// CPU seconds that processes other than the collector and the farm used since `a`.
+    fn others_since(&self, a: &Sample) -> f64 {
+        ((self.machine_cpu - a.machine_cpu)
+            - (self.cpu_secs - a.cpu_secs)
+            - (self.own_cpu - a.own_cpu))
+            .max(0.0)
+    }
 }
 
 impl Service {
@@ -358,6 +376,8 @@ impl Service {
             anon_kib: field_kib(&status, "RssAnon:"),
             file_kib: field_kib(&status, "RssFile:"),
             write_bytes: field_kib(&io, "write_bytes:"),
+            machine_cpu: machine_cpu_secs(),
+            own_cpu: self_cpu_secs(),
         }
     }
 
@@ -431,6 +451,21 @@ fn self_cpu_secs() -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+/// Busy CPU seconds of the whole machine (user, nice, system, irq, softirq) from /proc/stat.
+fn machine_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let t = |i: usize| ticks.get(i).copied().unwrap_or(0.0);
+    (t(0) + t(1) + t(2) + t(5) + t(6)) / clock_ticks()
 }
 
 fn count_lines(path: &Path, needle: &str) -> usize {
@@ -738,6 +773,7 @@ mod db {
 
 struct Run1 {
     secs: f64,
+    others: f64,
     sim_hours: f64,
     cpu: f64,
     written: u64,
@@ -749,6 +785,7 @@ struct Run1 {
 struct Quiet {
     secs: f64,
     cpu: f64,
+    others: f64,
     rss_kib: u64,
     polls: u64,
 }
@@ -756,6 +793,8 @@ struct Quiet {
 struct Idle {
     secs: f64,
     cpu: f64,
+    others: f64,
+    written: u64,
     rss_now_kib: u64,
     rss_min_kib: u64,
     rss_max_kib: u64,
@@ -892,6 +931,13 @@ fn report(
         "farm CPU (this proc.) {:>9.1} s  in total; devices failing at the end {}; ERROR log lines {}",
         farm_cpu, after.failing_devices, r.errors
     );
+    let cores = std::thread::available_parallelism().map_or(1, |p| p.get()) as f64;
+    let _ = writeln!(
+        w,
+        "other processes       {:>9.1} s  of CPU during the run ({:.0} % of the machine)",
+        r.others,
+        100.0 * r.others / (r.secs * cores)
+    );
     let _ = writeln!(w);
     let _ = writeln!(w, "-- database (after a TRUNCATE checkpoint) --");
     let _ = writeln!(
@@ -972,11 +1018,30 @@ fn report(
             cpu_pct,
             if cpu_pct < 1.0 { "met" } else { "MISSED" }
         );
-        let projected = r.cpu / (r.sim_hours * 3600.0) + i.cpu / i.secs;
+        let status_polls = i
+            .farm
+            .polls
+            .saturating_sub(u64::try_from(i.full_reads).unwrap_or(0));
         let _ = writeln!(
             w,
-            "CPU, projected hour   {:>9.3} %  (run 1's CPU spread over its simulated hours + this window's rate; an upper bound)",
-            100.0 * projected
+            "window's mix          {:>10}  status polls : full reads = {} : {} = {:.1} : 1 (an hour's is 12 : 1, so this is the hour's average); {:.2} ms CPU per poll",
+            "",
+            status_polls,
+            i.full_reads,
+            status_polls as f64 / (i.full_reads.max(1)) as f64,
+            1000.0 * i.cpu / (i.farm.polls.max(1)) as f64
+        );
+        let _ = writeln!(
+            w,
+            "disk writes           {:>10}  in the window = {} a day (/proc/PID/io)",
+            mb(i.written as f64),
+            mb(i.written as f64 / i.secs * 86_400.0)
+        );
+        let _ = writeln!(
+            w,
+            "other processes       {:>9.1} s  of CPU in the window ({:.0} % of the machine)",
+            i.others,
+            100.0 * i.others / (i.secs * cores)
         );
         let _ = writeln!(
             w,
@@ -1017,6 +1082,12 @@ fn report(
             100.0 * q.cpu / q.secs,
             q.polls,
             kib_mb(q.rss_kib)
+        );
+        let _ = writeln!(
+            w,
+            "other processes       {:>9.1} s  of CPU in the window ({:.0} % of the machine)",
+            q.others,
+            100.0 * q.others / (q.secs * cores)
         );
     }
     let _ = writeln!(w);
