@@ -35,7 +35,8 @@
 //! set-up and stops).
 //!
 //! `cargo run --release --example bench_collector -- [--count 1000] [--sim-secs 360]
-//! [--settle-secs 45] [--idle-secs 120] [--quiet-secs 20] [--max-answer 1472] [--keep]`
+//! [--settle-secs 45] [--idle-secs 120] [--quiet-secs 20] [--max-answer 1472] [--keep]
+//! [--printscout PATH]` (another build of the binary, to compare).
 //! (`scripts/bench-collector.sh` installs what it needs, builds, and runs it).
 
 use std::fmt::Write as _;
@@ -97,7 +98,7 @@ impl Opts {
 
 fn main() {
     let opts = Opts::parse();
-    let bin = printscout_bin();
+    let bin = arg("--printscout").map_or_else(printscout_bin, PathBuf::from);
     let started = Instant::now();
 
     // --- the farm ---------------------------------------------------------------------
