@@ -222,15 +222,12 @@ fn the_service_polls_the_devices_added_beside_it_and_stops_cleanly_on_sigterm() 
     );
     assert!(!log.contains("public\""), "no community value in the log");
     // The database is consistent after the stop.
-    let check = Command::new("sqlite3")
-        .arg(data.join("printscout.db"))
-        .arg("PRAGMA integrity_check")
-        .output();
-    if let Ok(o) = check
-        && o.status.success()
-    {
-        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "ok");
-    }
+    let store = printscout_engine::store::Store::open_in(data).expect("open the database");
+    let check: String = store
+        .connection()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity check");
+    assert_eq!(check, "ok");
 }
 
 #[test]

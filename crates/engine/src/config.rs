@@ -19,15 +19,13 @@
 //!   removed.
 
 use std::fmt;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveTime;
-use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::discovery::targets::{self, Target};
+use crate::discovery::targets;
 use crate::secret::Secret;
 use crate::snmp::{AuthProto, Credential, PrivProto, Version};
 
@@ -280,7 +278,7 @@ impl CredentialConfig {
                         ));
                     }
                     (Some(p), Some(pass)) => {
-                        let proto = parse_auth(p).ok_or_else(|| {
+                        let proto = AuthProto::parse(p).ok_or_else(|| {
                             invalid(
                                 key("auth_protocol"),
                                 format!(
@@ -313,7 +311,7 @@ impl CredentialConfig {
                                 "privacy needs authentication too: set auth_protocol and auth_passphrase",
                             ));
                         }
-                        let proto = parse_privacy(p).ok_or_else(|| {
+                        let proto = PrivProto::parse(p).ok_or_else(|| {
                             invalid(
                                 key("privacy_protocol"),
                                 format!("'{p}' is not one of des, aes, aes128, aes192, aes256"),
@@ -664,88 +662,16 @@ fn parse_version(text: &str) -> Option<Version> {
     }
 }
 
-fn normalise(text: &str) -> String {
-    text.trim().to_ascii_lowercase().replace(['-', '_'], "")
-}
-
-fn parse_auth(text: &str) -> Option<AuthProto> {
-    Some(match normalise(text).as_str() {
-        "md5" => AuthProto::Md5,
-        "sha" | "sha1" => AuthProto::Sha1,
-        "sha224" => AuthProto::Sha224,
-        "sha256" => AuthProto::Sha256,
-        "sha384" => AuthProto::Sha384,
-        "sha512" => AuthProto::Sha512,
-        _ => return None,
-    })
-}
-
-fn parse_privacy(text: &str) -> Option<PrivProto> {
-    Some(match normalise(text).as_str() {
-        "des" => PrivProto::Des,
-        "aes" | "aes128" => PrivProto::Aes128,
-        "aes192" => PrivProto::Aes192,
-        "aes256" => PrivProto::Aes256,
-        _ => return None,
-    })
-}
-
-/// A network must parse as a `scan` target; a block must not be larger than
-/// a sweep may be, and must be private unless `allow_public`.
+/// A network must parse as a `scan` target, and obey the same size and
+/// public-space rules as `printscout scan` (private unless `allow_public`).
 fn check_network(key: &str, input: &str, allow_public: bool) -> Result<(), ConfigError> {
-    let target = targets::parse(input).map_err(|e| invalid(key, e.to_string()))?;
-    let (first, last, count) = match target {
-        Target::Address(_) | Target::Name(_) => return Ok(()),
-        Target::Network(net) => {
-            let mut set = targets::AddressSet::default();
-            set.add_network(net);
-            (net.network(), net.broadcast(), set.len())
-        }
-        Target::Range(a, b) => {
-            let mut set = targets::AddressSet::default();
-            set.add_range(a, b);
-            (a, b, set.len())
-        }
+    let consent = targets::Consent {
+        large: true,
+        public: allow_public,
     };
-    if count > targets::REFUSE_ABOVE {
-        return Err(invalid(
-            key,
-            format!(
-                "'{input}' covers {count} addresses; networks are limited to a /8 (16,777,216)"
-            ),
-        ));
-    }
-    if !allow_public && !in_one_private_block(first, last) {
-        return Err(invalid(
-            key,
-            format!(
-                "'{input}' is public address space, not a private network; set discovery.allow_public = true if you really mean it"
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// The same rule as `printscout scan`: a block is private only when it lies
-/// inside one private block end to end.
-fn in_one_private_block(first: IpAddr, last: IpAddr) -> bool {
-    const PRIVATE: [&str; 9] = [
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "100.64.0.0/10",
-        "fc00::/7",
-        "fe80::/10",
-        "::1/128",
-    ];
-    targets::is_private(first)
-        && targets::is_private(last)
-        && PRIVATE
-            .iter()
-            .filter_map(|b| b.parse::<IpNet>().ok())
-            .any(|n| n.contains(&first) && n.contains(&last))
+    targets::check(input, consent)
+        .map(|_| ())
+        .map_err(|e| invalid(key, e.to_string()))
 }
 
 /// Turns toml's error into one line: the dotted key when it can be found,

@@ -14,7 +14,7 @@ use crate::printer::Reading;
 use crate::printer::names::{error_is_blocking, error_words};
 
 /// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A printer error or warning appeared (error bits or alert table).
@@ -309,6 +309,26 @@ mod tests {
         low_percent: 20.0,
         empty_percent: 0.0,
     };
+
+    #[test]
+    fn every_event_kind_is_stored_under_its_serde_name() {
+        use EventKind::*;
+        for k in [
+            PrinterError,
+            ErrorCleared,
+            SupplyLow,
+            SupplyEmpty,
+            SupplyOk,
+            Offline,
+            Back,
+            CounterDrop,
+            NewDevice,
+            AddressChanged,
+            DeviceDisplaced,
+        ] {
+            assert_eq!(serde_json::to_value(k).ok(), Some(k.as_str().into()));
+        }
+    }
 
     #[test]
     fn a_counter_that_goes_forward_counts_its_pages() {

@@ -369,7 +369,7 @@ impl Scheduler {
             was_paused = paused;
             // Another process changed the devices: re-read the list.
             let v = self.with_store(|s| s.data_version().ok()).flatten();
-            if v != version || version.is_none() {
+            if v != version {
                 version = v;
                 self.reload(&mut slots, now, status_iv, meters_iv, catch_up);
             }

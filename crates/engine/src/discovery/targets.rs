@@ -326,16 +326,12 @@ pub async fn resolve(inputs: &[String], consent: Consent) -> Result<Resolved, Ta
         match parse(input)? {
             Target::Address(ip) => manual.push(ip),
             Target::Name(name) => manual.extend(lookup(&name).await?),
-            Target::Network(net) => {
-                let mut one = AddressSet::default();
-                one.add_network(net);
-                check_block(input, &one, net.network(), net.broadcast(), consent)?;
+            t @ Target::Network(net) => {
+                check_block(input, &t, consent)?;
                 sweep.add_network(net);
             }
-            Target::Range(a, b) => {
-                let mut one = AddressSet::default();
-                one.add_range(a, b);
-                check_block(input, &one, a, b, consent)?;
+            t @ Target::Range(a, b) => {
+                check_block(input, &t, consent)?;
                 sweep.add_range(a, b);
             }
         }
@@ -349,13 +345,29 @@ pub async fn resolve(inputs: &[String], consent: Consent) -> Result<Resolved, Ta
     Ok(Resolved { sweep, manual })
 }
 
-fn check_block(
-    input: &str,
-    set: &AddressSet,
-    first: IpAddr,
-    last: IpAddr,
-    consent: Consent,
-) -> Result<(), TargetError> {
+/// Parses one target and applies the size and public-space rules to it,
+/// without resolving names (the configuration file checks its networks so).
+pub fn check(input: &str, consent: Consent) -> Result<Target, TargetError> {
+    let t = parse(input)?;
+    check_block(input, &t, consent)?;
+    Ok(t)
+}
+
+/// The size and public-space rules for a block or range (addresses and
+/// names pass).
+fn check_block(input: &str, target: &Target, consent: Consent) -> Result<(), TargetError> {
+    let mut set = AddressSet::default();
+    let (first, last) = match *target {
+        Target::Network(net) => {
+            set.add_network(net);
+            (net.network(), net.broadcast())
+        }
+        Target::Range(a, b) => {
+            set.add_range(a, b);
+            (a, b)
+        }
+        Target::Address(_) | Target::Name(_) => return Ok(()),
+    };
     let count = set.len();
     if count > REFUSE_ABOVE {
         return Err(TargetError::TooLarge {

@@ -78,6 +78,61 @@ pub enum PrivProto {
     Aes256,
 }
 
+/// Protocol names as people write them: case, `-` and `_` ignored.
+fn normalise(text: &str) -> String {
+    text.trim().to_ascii_lowercase().replace(['-', '_'], "")
+}
+
+impl AuthProto {
+    /// The canonical name (`md5`, `sha1`, … `sha512`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthProto::Md5 => "md5",
+            AuthProto::Sha1 => "sha1",
+            AuthProto::Sha224 => "sha224",
+            AuthProto::Sha256 => "sha256",
+            AuthProto::Sha384 => "sha384",
+            AuthProto::Sha512 => "sha512",
+        }
+    }
+
+    /// Parses a name (`sha` means SHA-1; `SHA-256` and `sha_256` are fine).
+    pub fn parse(text: &str) -> Option<AuthProto> {
+        Some(match normalise(text).as_str() {
+            "md5" => AuthProto::Md5,
+            "sha" | "sha1" => AuthProto::Sha1,
+            "sha224" => AuthProto::Sha224,
+            "sha256" => AuthProto::Sha256,
+            "sha384" => AuthProto::Sha384,
+            "sha512" => AuthProto::Sha512,
+            _ => return None,
+        })
+    }
+}
+
+impl PrivProto {
+    /// The canonical name (`des`, `aes128`, `aes192`, `aes256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            PrivProto::Des => "des",
+            PrivProto::Aes128 => "aes128",
+            PrivProto::Aes192 => "aes192",
+            PrivProto::Aes256 => "aes256",
+        }
+    }
+
+    /// Parses a name (`aes` means AES-128).
+    pub fn parse(text: &str) -> Option<PrivProto> {
+        Some(match normalise(text).as_str() {
+            "des" => PrivProto::Des,
+            "aes" | "aes128" => PrivProto::Aes128,
+            "aes192" => PrivProto::Aes192,
+            "aes256" => PrivProto::Aes256,
+            _ => return None,
+        })
+    }
+}
+
 /// One set of SNMP credentials, with a name that may be shown to people.
 #[derive(Clone, Debug)]
 pub enum Credential {

@@ -27,48 +27,6 @@ enum Stored {
     },
 }
 
-fn auth_name(p: AuthProto) -> &'static str {
-    match p {
-        AuthProto::Md5 => "md5",
-        AuthProto::Sha1 => "sha1",
-        AuthProto::Sha224 => "sha224",
-        AuthProto::Sha256 => "sha256",
-        AuthProto::Sha384 => "sha384",
-        AuthProto::Sha512 => "sha512",
-    }
-}
-
-fn auth_from(s: &str) -> Option<AuthProto> {
-    Some(match s {
-        "md5" => AuthProto::Md5,
-        "sha1" => AuthProto::Sha1,
-        "sha224" => AuthProto::Sha224,
-        "sha256" => AuthProto::Sha256,
-        "sha384" => AuthProto::Sha384,
-        "sha512" => AuthProto::Sha512,
-        _ => return None,
-    })
-}
-
-fn priv_name(p: PrivProto) -> &'static str {
-    match p {
-        PrivProto::Des => "des",
-        PrivProto::Aes128 => "aes128",
-        PrivProto::Aes192 => "aes192",
-        PrivProto::Aes256 => "aes256",
-    }
-}
-
-fn priv_from(s: &str) -> Option<PrivProto> {
-    Some(match s {
-        "des" => PrivProto::Des,
-        "aes128" => PrivProto::Aes128,
-        "aes192" => PrivProto::Aes192,
-        "aes256" => PrivProto::Aes256,
-        _ => return None,
-    })
-}
-
 /// The JSON kept for a credential.
 pub fn to_json(c: &Credential) -> String {
     let s = match c {
@@ -92,10 +50,10 @@ pub fn to_json(c: &Credential) -> String {
             user: user.clone(),
             auth: auth
                 .as_ref()
-                .map(|(p, s)| (auth_name(*p).to_string(), s.expose().to_string())),
+                .map(|(p, s)| (p.name().to_string(), s.expose().to_string())),
             privacy: privacy
                 .as_ref()
-                .map(|(p, s)| (priv_name(*p).to_string(), s.expose().to_string())),
+                .map(|(p, s)| (p.name().to_string(), s.expose().to_string())),
             context: context.clone(),
         },
     };
@@ -128,11 +86,11 @@ pub fn from_json(text: &str) -> Option<Credential> {
             name,
             user,
             auth: match auth {
-                Some((p, s)) => Some((auth_from(&p)?, Secret::new(s))),
+                Some((p, s)) => Some((AuthProto::parse(&p)?, Secret::new(s))),
                 None => None,
             },
             privacy: match privacy {
-                Some((p, s)) => Some((priv_from(&p)?, Secret::new(s))),
+                Some((p, s)) => Some((PrivProto::parse(&p)?, Secret::new(s))),
                 None => None,
             },
             context,

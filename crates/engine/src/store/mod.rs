@@ -441,24 +441,12 @@ fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
+/// The kind from its stored name (written by `EventKind::as_str`, which
+/// matches its serde name); a name this build does not know reads as a
+/// printer error rather than failing the whole query.
 fn kind_from(s: &str) -> EventKind {
-    use EventKind::*;
-    [
-        PrinterError,
-        ErrorCleared,
-        SupplyLow,
-        SupplyEmpty,
-        SupplyOk,
-        Offline,
-        Back,
-        CounterDrop,
-        NewDevice,
-        AddressChanged,
-        DeviceDisplaced,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == s)
-    .unwrap_or(PrinterError)
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .unwrap_or(EventKind::PrinterError)
 }
 
 /// Creates a directory (and parents) that only this user can enter.
