@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh > /dev/null
-cargo build --release --workspace --bins --examples --quiet
+cargo build --release -p printscout -p printscout-engine --bins --examples --quiet
 # One socket per simulated printer.
 ulimit -n 8192 2> /dev/null || ulimit -n "$(ulimit -H -n)" 2> /dev/null || true
 exec target/release/examples/bench_collector "$@"

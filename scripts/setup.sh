@@ -3,7 +3,11 @@
 #   - apt packages: snmp (snmpget/snmpwalk/snmpbulkwalk), snmpd (net-snmp agent), python3-venv,
 #     iproute2 (`ip netns` for the discovery lab), cups-daemon + cups-client (a private
 #     cupsd for the local-spooler tests), avahi-daemon + avahi-utils (DNS-SD announcer
-#     inside the lab's namespaces; the tests never start it in the root namespace)
+#     inside the lab's namespaces; the tests never start it in the root namespace),
+#     curl (the API's DNS-rebinding test), tinyproxy (the proxy peer of the connectivity
+#     test), gsettings + its schemas (the GNOME proxy setting), ca-certificates,
+#     dbus + gnome-keyring + libsecret-tools (the
+#     secret store's test against a real Secret Service, scripts/test-keyring.sh)
 #   - a Python venv with the SNMP simulator snmpsim 1.2.2 (pinned, see PINS below)
 # and makes sure the distro's own snmpd service is not left running (it would hold
 # 0.0.0.0:161 / 127.0.0.1:161; our tests start their own snmpd on free loopback ports).
@@ -59,6 +63,15 @@ missing_apt_packages() {
   have_cmd lpadmin || need+=(cups-client)
   have_cmd avahi-daemon || need+=(avahi-daemon)
   have_cmd avahi-browse || need+=(avahi-utils)
+  have_cmd curl || need+=(curl)
+  have_cmd tinyproxy || need+=(tinyproxy)
+  have_cmd gsettings || need+=(libglib2.0-bin)
+  [ -f /usr/share/glib-2.0/schemas/org.gnome.system.proxy.gschema.xml ] || need+=(gsettings-desktop-schemas)
+  [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
+  # the real Secret Service test (scripts/test-keyring.sh)
+  have_cmd dbus-run-session || need+=(dbus)
+  have_cmd gnome-keyring-daemon || need+=(gnome-keyring)
+  have_cmd secret-tool || need+=(libsecret-tools)
   { pkg_installed python3-venv && python3 -c 'import ensurepip, venv' 2> /dev/null; } || need+=(python3-venv)
   echo "${need[@]+"${need[@]}"}"
 }

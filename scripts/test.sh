@@ -20,6 +20,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests"
 cargo test --workspace
 
+echo "== secret store against a real Secret Service (gnome-keyring in a private D-Bus session)"
+bash scripts/test-keyring.sh
+
 corpus=${PRINTSCOUT_CORPUS:-../shared/corpus}
 if [ -d "$corpus/devices" ]; then
   scorer="$corpus/../tools/corpus-score"

@@ -228,7 +228,7 @@ async fn add(a: AddArgs) -> Result<ExitCode> {
     let (config, _, mut store) = a.data.open()?;
     let addr = crate::resolve_with_port(&a.target, config.snmp.port).await?;
     // Added by name: the name is kept and resolved again on every poll (DHCP).
-    let added_as = host_name(&a.target);
+    let added_as = printscout_engine::discovery::targets::host_name(&a.target);
     let creds = if a.creds.is_default() && !config.credentials.is_empty() {
         config.effective_credentials()?
     } else {
@@ -285,21 +285,6 @@ async fn add(a: AddArgs) -> Result<ExitCode> {
         d.address.as_deref().unwrap_or("-")
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// The host part of `HOST[:PORT]` when it is a name rather than an address.
-fn host_name(target: &str) -> Option<String> {
-    if target.parse::<std::net::SocketAddr>().is_ok() {
-        return None;
-    }
-    let host = match target.rsplit_once(':') {
-        Some((h, p)) if p.parse::<u16>().is_ok() && !h.contains(':') => h,
-        _ => target,
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<std::net::IpAddr>()
-        .is_err()
-        .then(|| host.to_string())
 }
 
 fn remove(r: RemoveArgs) -> Result<ExitCode> {

@@ -12,6 +12,7 @@
 mod devices;
 mod human;
 mod scan;
+mod secret;
 mod service;
 
 use std::net::SocketAddr;
@@ -50,6 +51,8 @@ enum Command {
     History(devices::HistoryArgs),
     /// Write the meter report (one row per device, usage in the period) as CSV or Excel.
     Export(devices::ExportArgs),
+    /// Store, delete or check the upload token and the SMTP and proxy passwords.
+    Secret(secret::SecretArgs),
 }
 
 #[derive(Args)]
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
             Command::Devices(args) => devices::devices(args).await,
             Command::History(args) => devices::history(args),
             Command::Export(args) => devices::export(args),
+            Command::Secret(args) => secret::run(args),
         }
     });
     match result {
@@ -242,29 +246,7 @@ async fn resolve(target: &str) -> Result<SocketAddr> {
 
 /// Resolves `HOST[:PORT]` (IPv6 as `[ADDR]:PORT`), `port` when none is given.
 pub(crate) async fn resolve_with_port(target: &str, port: u16) -> Result<SocketAddr> {
-    let with_port = if target.parse::<SocketAddr>().is_ok() {
-        target.to_string()
-    } else if target.parse::<std::net::Ipv6Addr>().is_ok() {
-        format!("[{target}]:{port}")
-    } else if target
-        .rsplit_once(':')
-        .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
-    {
-        target.to_string()
-    } else {
-        format!("{target}:{port}")
-    };
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(&with_port)
-        .await
-        .with_context(|| format!("cannot resolve '{target}'"))?
-        .collect();
-    // Printers are reached over IPv4 far more often; prefer it when a name has both.
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .with_context(|| format!("'{target}' has no address"))
+    Ok(printscout_engine::discovery::targets::resolve_one(target, port).await?)
 }
 
 impl CredentialArgs {

@@ -34,7 +34,14 @@ pub(crate) struct DataArgs {
 impl DataArgs {
     /// The configuration and the data directory to use.
     pub fn resolve(&self) -> Result<(Config, PathBuf)> {
-        let (config, file) = config::resolve(self.config.as_deref())?;
+        // With --data-dir and no --config, a configuration saved in the data
+        // directory (by the API) is the one in use.
+        let in_data_dir = self
+            .data_dir
+            .as_ref()
+            .map(|d| d.join(config::FILE_NAME))
+            .filter(|f| self.config.is_none() && f.is_file());
+        let (config, file) = config::resolve(in_data_dir.as_deref().or(self.config.as_deref()))?;
         if let Some(f) = &file {
             tracing::debug!(file = %f.display(), "configuration read");
         }
@@ -45,6 +52,25 @@ impl DataArgs {
             .or_else(|| config::default_paths().map(|p| p.data_dir))
             .context("no data directory: give --data-dir (this user has no home directory)")?;
         Ok((config, dir))
+    }
+
+    /// The configuration file that settings changed through the API are
+    /// saved to: `--config`, else the file in use, else
+    /// `<data-dir>/printscout.toml` when `--data-dir` was given, else the OS
+    /// configuration directory's.
+    pub fn config_file(&self, data_dir: &Path) -> PathBuf {
+        if let Some(c) = &self.config {
+            return c.clone();
+        }
+        let in_data_dir = data_dir.join(config::FILE_NAME);
+        if self.data_dir.is_some() {
+            return in_data_dir;
+        }
+        config::resolve(None)
+            .ok()
+            .and_then(|(_, file)| file)
+            .or_else(|| config::default_paths().map(|p| p.config_file))
+            .unwrap_or(in_data_dir)
     }
 
     /// Opens the store in the data directory.
@@ -87,6 +113,13 @@ pub(crate) struct RunArgs {
     /// Missed runs (after a sleep, a pause or at start) are caught up spread over this window.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     catch_up_window: Duration,
+    /// Port of the loopback API and web UI on 127.0.0.1 and ::1 (overrides api.port;
+    /// default 9161; 0 = any free port). If it is taken, run stops rather than pick another.
+    #[arg(long)]
+    api_port: Option<u16>,
+    /// Directory of the built web UI (ui/dist) to serve.
+    #[arg(long, env = "PRINTSCOUT_UI_DIR")]
+    ui_dir: Option<PathBuf>,
 }
 
 /// Sets up logging for the service: stderr plus a daily file in `<dir>/logs`.
@@ -105,7 +138,12 @@ pub(crate) fn init_logging(
         .max_log_files(config.log.keep_files.max(1))
         .build(&logs)
         .with_context(|| format!("cannot write logs in {}", logs.display()))?;
-    let (file, guard) = tracing_appender::non_blocking(appender);
+    // The default channel preallocates 128,000 lines (4 MB resident, measured in
+    // decision 0005); a service logs a few lines a minute. Lossy: a burst beyond
+    // the buffer drops lines rather than blocking a poll.
+    let (file, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(1_000)
+        .finish(appender);
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_env("PRINTSCOUT_LOG").unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(format!("{},async_snmp=off", config.log.level))
@@ -134,19 +172,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let store = Store::open_in(&dir)
         .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
     let mut settings = Settings::from_config(&config, &dir);
-    let o = &args;
-    for (slot, over) in [
-        (&mut settings.status_every, o.status_every),
-        (&mut settings.meters_every, o.meters_every),
-        (&mut settings.jobs_every, o.jobs_every),
-        (&mut settings.rediscover_every, o.rediscover_every),
-        (&mut settings.report_every, o.report_every),
-    ] {
-        if let Some(v) = over {
-            *slot = v;
-        }
-    }
-    settings.catch_up_window = args.catch_up_window;
+    apply_overrides(&mut settings, overrides(&args));
     let devices = store.devices(false)?.len();
     let poller = poller_from(&config)?;
     tracing::info!(
@@ -162,11 +188,100 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
     let handle = collector::start(settings, store, Arc::new(poller), Arc::new(SystemClock));
+    let config_file = args.data.config_file(&dir);
+    let (api, api_state) = match start_api(&args, &handle, &dir, config_file, config).await {
+        Ok(api) => api,
+        Err(e) => {
+            handle.shutdown().await;
+            return Err(e);
+        }
+    };
+    println!(
+        "PrintScout is running. Open {} in a browser on this computer (API token: {}).",
+        api.url(),
+        api.token_file().display()
+    );
     wait_for_stop().await;
     tracing::info!("stopping: finishing readings being written");
+    api_state.close_streams();
+    api.shutdown().await;
     handle.shutdown().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the loopback API over the running collector. A taken port is an
+/// error: the service fails closed rather than move to another port.
+async fn start_api(
+    args: &RunArgs,
+    handle: &collector::CollectorHandle,
+    dir: &Path,
+    config_file: PathBuf,
+    config: Config,
+) -> Result<(
+    printscout_api::server::Running,
+    printscout_api::state::AppState,
+)> {
+    let secrets = printscout_engine::secrets::open(&config, dir);
+    let port = args.api_port.unwrap_or(config.api.port);
+    let ctx = printscout_api::state::ApiContext::new(
+        handle.control(),
+        dir.to_path_buf(),
+        config_file,
+        config,
+        secrets,
+    )
+    .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
+    // Command-line intervals outlive a settings change made through the API.
+    let o = overrides(args);
+    ctx.set_settings_tuning(Arc::new(move |s: &mut Settings| apply_overrides(s, o)));
+    let (router, _) = printscout_api::routes::api(ctx.clone());
+    let opts = printscout_api::server::ServeOptions {
+        port,
+        data_dir: dir.to_path_buf(),
+        ui_dir: args.ui_dir.clone(),
+    };
+    let running = printscout_api::server::serve(opts, router)
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok((running, ctx))
+}
+
+/// The intervals given on the command line.
+type Overrides = (
+    Option<Duration>,
+    Option<Duration>,
+    Option<Duration>,
+    Option<Duration>,
+    Option<Duration>,
+    Duration,
+);
+
+fn overrides(a: &RunArgs) -> Overrides {
+    (
+        a.status_every,
+        a.meters_every,
+        a.jobs_every,
+        a.rediscover_every,
+        a.report_every,
+        a.catch_up_window,
+    )
+}
+
+/// Puts the command line's intervals over those of the configuration.
+fn apply_overrides(settings: &mut Settings, o: Overrides) {
+    for (slot, over) in [
+        (&mut settings.status_every, o.0),
+        (&mut settings.meters_every, o.1),
+        (&mut settings.jobs_every, o.2),
+        (&mut settings.rediscover_every, o.3),
+        (&mut settings.report_every, o.4),
+    ] {
+        if let Some(v) = over {
+            *slot = v;
+        }
+    }
+    settings.catch_up_window = o.5;
 }
 
 async fn wait_for_stop() {

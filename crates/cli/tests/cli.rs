@@ -232,12 +232,23 @@ fn a_host_name_is_resolved() {
 
 #[test]
 fn a_name_that_does_not_resolve_is_a_usage_error_that_says_so() {
-    let out = printscout(&["read", "no-such-printer.invalid"], &[]);
-    assert_eq!(out.status.code(), Some(2));
+    // In a network namespace of its own (only a loopback that is down), so the
+    // lookup cannot send a DNS query anywhere.
+    let out = Command::new("unshare")
+        .args([
+            "--net",
+            env!("CARGO_BIN_EXE_printscout"),
+            "read",
+            "no-such-printer.invalid",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run printscout under unshare --net");
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
     assert!(
         text(&out)
             .1
-            .contains("cannot resolve 'no-such-printer.invalid'"),
+            .contains("cannot resolve host name 'no-such-printer.invalid'"),
         "{:?}",
         text(&out)
     );

@@ -76,7 +76,7 @@ impl Service {
     fn start(data: &Path, extra: &[&str]) -> Service {
         let log = std::fs::File::create(data.join("service.err")).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_printscout"))
-            .args(["run", "--catch-up-window", "1s"])
+            .args(["run", "--catch-up-window", "1s", "--api-port", "0"])
             .args(extra)
             .env("PRINTSCOUT_DATA_DIR", data)
             .env("PRINTSCOUT_CONFIG", data.join("none.toml"))
@@ -375,6 +375,72 @@ fn removing_a_device_keeps_its_history_out_of_the_list() {
             "200ms",
         ],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--anyway"));
+}
+
+#[test]
+fn the_service_serves_the_api_on_loopback_and_says_where() {
+    let dir = data_dir(free_udp_port(), &[]);
+    let mut svc = Service::start(dir.path(), &[]);
+    wait_until("api.json", dir.path(), || {
+        dir.path().join("api.json").is_file()
+    });
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("api.json")).expect("api.json"))
+            .expect("api.json is JSON");
+    let url = info["url"].as_str().expect("url").to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let token_file = info["token_file"].as_str().expect("token_file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(token_file)
+            .expect("token file")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "the token file is readable by its owner only"
+        );
+    }
+    // The first line on stdout names the URL (and where the token is, never the token).
+    let mut first = String::new();
+    let stdout = svc.0.stdout.as_mut().expect("stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
+        .expect("read stdout");
+    assert!(first.contains(&url), "{first}");
+    let token = std::fs::read_to_string(token_file).expect("token");
+    assert!(!first.contains(token.trim()), "the token is never printed");
+    let health = Command::new("curl")
+        .args(["-s", &format!("{url}api/v1/health")])
+        .output()
+        .expect("curl");
+    assert!(
+        String::from_utf8_lossy(&health.stdout).contains("\"ok\""),
+        "{}",
+        String::from_utf8_lossy(&health.stdout)
+    );
+    assert!(svc.stop().success());
+}
+
+#[test]
+fn a_taken_api_port_stops_the_service_with_a_message_instead_of_moving_elsewhere() {
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a squatter");
+    let port = squatter.local_addr().expect("port").port();
+    let dir = data_dir(free_udp_port(), &[]);
+    let out = printscout(dir.path(), &["run", "--api-port", &port.to_string()]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("port {port}")) && err.contains("already in use"),
+        "{}",
+        text(&out)
+    );
+    squatter.set_nonblocking(true).expect("nonblocking");
+    assert!(
+        squatter.accept().is_err(),
+        "nothing connected to the squatter"
+    );
 }

@@ -337,6 +337,8 @@ impl Service {
             .arg(data)
             .arg("--config")
             .arg(config)
+            // The loopback API runs too (it is part of the service), on any free port.
+            .args(["--api-port", "0"])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -2,8 +2,8 @@
 //! lives, and the checks that turn a typo into a clear message.
 //!
 //! Owns: [`Config`] and its tables, [`ConfigError`], [`default_paths`] (the
-//! OS-conventional config file and data directory) and [`resolve`] (which file
-//! a command uses). The user documentation is `docs/configuration.md`; a test
+//! OS-conventional config file and data directory), [`resolve`] (which file
+//! a command uses) and saving ([`Config::save`]). The user documentation is `docs/configuration.md`; a test
 //! keeps its example equal to [`Config::default`].
 //!
 //! Invariants:
@@ -17,13 +17,21 @@
 //!   or in `Debug` output: secrets are [`Secret`]s, parse errors never quote
 //!   the source text, and errors inside `credentials` have quoted values
 //!   removed.
+//! - The upload token and the SMTP and proxy passwords are never keys: a
+//!   secret-looking key (`password`, `token`, …) is refused with a pointer
+//!   to `printscout secret set NAME` (see [`crate::secrets`]), and so is a
+//!   user or password inside a URL.
+//! - `[api]` has no address: `address`, `bind`, `host`, `listen` and the
+//!   like are refused (the API listens on loopback only).
+//! - [`Config::to_toml_string`] round-trips: `from_toml_str(to_toml_string(c))
+//!   == c` for every valid `c`; [`Config::save`] writes it atomically, 0600.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveTime;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::discovery::targets;
 use crate::secret::Secret;
@@ -33,7 +41,7 @@ use crate::snmp::{AuthProto, Credential, PrivProto, Version};
 pub const FILE_NAME: &str = "printscout.toml";
 
 /// The whole configuration file.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `[schedule]`: how often each kind of work runs.
@@ -43,6 +51,7 @@ pub struct Config {
     /// `[snmp]`: how devices are polled.
     pub snmp: SnmpSettings,
     /// `[[credentials]]`: SNMP credential profiles, tried in this order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub credentials: Vec<CredentialConfig>,
     /// `[discovery]`: what rediscovery looks at.
     pub discovery: DiscoverySettings,
@@ -50,11 +59,21 @@ pub struct Config {
     pub log: LogSettings,
     /// `[store]`: the data directory and the outbox.
     pub store: StoreSettings,
+    /// `[api]`: the loopback API's port.
+    pub api: ApiSettings,
+    /// `[upload]`: where readings are uploaded (the token is a secret).
+    pub upload: UploadSettings,
+    /// `[email]`: the e-mailed report's SMTP server and recipients.
+    pub email: EmailSettings,
+    /// `[proxy]`: how the uplink reaches the internet.
+    pub proxy: ProxySettings,
+    /// `[secrets]`: where the upload token and passwords are kept.
+    pub secrets: SecretsSettings,
 }
 
 /// `[schedule]`: intervals are written as durations (`"30s"`, `"5m"`, `"1h"`,
 /// `"84h"`, `"1d"`), each between 1 second and 366 days.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Schedule {
     /// Status (state, errors, alerts) of every device. Default 5 minutes.
@@ -92,7 +111,7 @@ impl Default for Schedule {
 }
 
 /// `[thresholds]`: when events fire.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
     /// A supply at or below this percentage is "low". Default 20.
@@ -114,7 +133,7 @@ impl Default for Thresholds {
 }
 
 /// `[snmp]`: how devices are polled.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SnmpSettings {
     /// UDP port of the agents. Default 161.
@@ -144,7 +163,7 @@ impl Default for SnmpSettings {
 
 /// One `[[credentials]]` entry: an SNMP credential profile. Secrets are
 /// [`Secret`]s, so `Debug` shows `***`.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CredentialConfig {
     /// Shown in output instead of the secret; non-empty and unique.
@@ -153,21 +172,37 @@ pub struct CredentialConfig {
     #[serde(deserialize_with = "version_text")]
     pub version: String,
     /// The community string: required for versions 1 and 2c, refused for 3.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose_secret"
+    )]
     pub community: Option<Secret>,
     /// The USM user name: required for version 3, refused otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// `md5`, `sha` (= `sha1`), `sha1`, `sha224`, `sha256`, `sha384` or
     /// `sha512`, in any case; version 3 only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_protocol: Option<String>,
     /// The authentication passphrase, at least 8 characters (RFC 3414).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose_secret"
+    )]
     pub auth_passphrase: Option<Secret>,
     /// `des`, `aes` (= `aes128`), `aes128`, `aes192` or `aes256`; needs
     /// authentication; version 3 only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub privacy_protocol: Option<String>,
     /// The privacy passphrase, at least 8 characters.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose_secret"
+    )]
     pub privacy_passphrase: Option<Secret>,
     /// SNMP context: the v3 context name, or for v1/v2c community-string
     /// indexing (`community@context`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
 }
 
@@ -334,7 +369,7 @@ impl CredentialConfig {
 }
 
 /// `[discovery]`: what rediscovery looks at.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscoverySettings {
     /// Targets to rediscover: CIDR blocks, ranges, addresses or host names
@@ -366,7 +401,7 @@ impl Default for DiscoverySettings {
 }
 
 /// `[log]`: log level and retention.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
     /// `error`, `warn`, `info` (the default), `debug` or `trace`.
@@ -385,12 +420,13 @@ impl Default for LogSettings {
 }
 
 /// `[store]`: where the data lives.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
     /// The data directory (database, logs, reports); `None` = the OS default
     /// ([`default_paths`]). A relative path in a file is taken relative to
     /// that file's directory by [`Config::load`].
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "path_text")]
     pub data_dir: Option<PathBuf>,
     /// Most items kept in the outbox waiting to be sent (at least 1). Default 100,000.
     pub outbox_max: usize,
@@ -403,6 +439,129 @@ impl Default for StoreSettings {
             outbox_max: 100_000,
         }
     }
+}
+
+/// The loopback API's default port (`[api] port`).
+pub const DEFAULT_API_PORT: u16 = 9161;
+
+/// `[api]`: the loopback HTTP API. It always listens on 127.0.0.1 and ::1
+/// only; there is deliberately no address key (one is refused).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// The port on 127.0.0.1 and ::1; 0 = any free port. Default 9161.
+    pub port: u16,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            port: DEFAULT_API_PORT,
+        }
+    }
+}
+
+/// `[upload]`: the HTTPS upload. The site token is the secret
+/// [`crate::secrets::UPLOAD_TOKEN`], never a key here.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadSettings {
+    /// `https://…`; empty = no upload. `http://` only for a loopback host.
+    pub url: String,
+    /// An extra trusted CA certificate (PEM) on top of the system's; `None`
+    /// (written `""`) = none. A relative path in a file is taken relative to
+    /// that file's directory by [`Config::load`].
+    #[serde(with = "optional_path")]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[email]`: the e-mailed report. The SMTP password is the secret
+/// [`crate::secrets::SMTP_PASSWORD`], never a key here.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailSettings {
+    /// `smtp://host[:port]` (STARTTLS when the server offers it) or
+    /// `smtps://host[:port]` (implicit TLS); empty = no e-mail.
+    pub smtp_url: String,
+    /// The sender, `name@example.com` or `PrintScout <name@example.com>`.
+    pub from: String,
+    /// The recipients, in the same forms.
+    pub to: Vec<String>,
+    /// The SMTP user; empty = no authentication.
+    pub user: String,
+}
+
+/// How the uplink finds its proxy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyMode {
+    /// The operating system's setting (macOS, Windows, GNOME), then the
+    /// environment. The default.
+    #[default]
+    System,
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` only.
+    Environment,
+    /// `[proxy] url`, with `[proxy] user` and the secret
+    /// [`crate::secrets::PROXY_PASSWORD`].
+    Manual,
+    /// Connect directly.
+    None,
+}
+
+impl ProxyMode {
+    /// The name written in the file (`"system"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxyMode::System => "system",
+            ProxyMode::Environment => "environment",
+            ProxyMode::Manual => "manual",
+            ProxyMode::None => "none",
+        }
+    }
+}
+
+/// `[proxy]`: how the uplink reaches the internet.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySettings {
+    /// `system` (the default), `environment`, `manual` or `none`.
+    pub mode: ProxyMode,
+    /// For `manual`: `http://host:port` (or `https://`). Kept, unused, in
+    /// the other modes.
+    pub url: String,
+    /// For `manual`: the proxy user; empty = no authentication.
+    pub user: String,
+}
+
+/// Where secrets are kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecretStoreKind {
+    /// The OS keychain (Secret Service, Keychain, Credential Manager). The
+    /// default.
+    #[default]
+    Keyring,
+    /// `<data_dir>/secrets.json`, readable only by the service user (opt-in,
+    /// for machines without a keychain).
+    File,
+}
+
+impl SecretStoreKind {
+    /// The name written in the file (`"keyring"` or `"file"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretStoreKind::Keyring => "keyring",
+            SecretStoreKind::File => "file",
+        }
+    }
+}
+
+/// `[secrets]`: where the upload token and the passwords are kept.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSettings {
+    /// `keyring` (the default) or `file`.
+    pub store: SecretStoreKind,
 }
 
 /// Why a configuration was refused. No variant ever holds a secret value.
@@ -423,6 +582,14 @@ pub enum ConfigError {
         path: Option<PathBuf>,
         /// The dotted key when known, line and column, and what is wrong.
         message: String,
+    },
+    /// The file could not be written ([`Config::save`]).
+    #[error("cannot write config file {}: {source}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
     },
     /// A value is out of range or inconsistent.
     #[error("{key}: {message}")]
@@ -451,6 +618,7 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 impl Config {
     /// Parses a TOML document and validates it.
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        refuse_forbidden_keys(text)?;
         let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: None,
             message: parse_message(text, &e),
@@ -473,13 +641,52 @@ impl Config {
             },
             other => other,
         })?;
-        if let Some(dir) = &config.store.data_dir
-            && dir.is_relative()
-            && let Some(parent) = path.parent()
-        {
-            config.store.data_dir = Some(parent.join(dir));
+        if let Some(parent) = path.parent() {
+            for p in [&mut config.store.data_dir, &mut config.upload.ca_file] {
+                if let Some(rel) = p.as_ref().filter(|d| d.is_relative()) {
+                    *p = Some(parent.join(rel));
+                }
+            }
         }
         Ok(config)
+    }
+
+    /// The configuration as a TOML document that [`Config::from_toml_str`]
+    /// reads back as an equal `Config`, starting with [`SAVED_HEADER`]. It
+    /// holds the SNMP communities and passphrases (the file is 0600); the
+    /// upload token and the passwords are never part of a `Config`.
+    pub fn to_toml_string(&self) -> String {
+        match self.render() {
+            Ok(text) => text,
+            // Every field serializes; this arm only keeps the signature total.
+            Err(e) => format!("{SAVED_HEADER}\n# cannot be written: {e}\n"),
+        }
+    }
+
+    fn render(&self) -> Result<String, toml::ser::Error> {
+        let body = toml::to_string(self)?;
+        Ok(format!("{SAVED_HEADER}\n\n{body}"))
+    }
+
+    /// Validates and writes the configuration to `path` atomically: a
+    /// temporary file in the same directory (mode 0600), fsync, rename, so a
+    /// reader sees the old file or the new one. The file ends up 0600 (it
+    /// holds SNMP communities). The directory is created when missing.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
+        self.validate()?;
+        let write_err = |source| ConfigError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = self
+            .render()
+            .map_err(|e| write_err(std::io::Error::other(e)))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            crate::store::create_private_dir(dir).map_err(write_err)?;
+        }
+        crate::secrets::write_private_atomically(path, text.as_bytes()).map_err(write_err)
     }
 
     /// Checks every value; the first problem found is returned, naming its key.
@@ -586,6 +793,114 @@ impl Config {
         if self.store.outbox_max < 1 {
             return Err(invalid("store.outbox_max", "must be at least 1"));
         }
+
+        self.validate_uplink()
+    }
+
+    /// `[upload]`, `[email]` and `[proxy]` (`[api]` and `[secrets]` cannot
+    /// hold a wrong value once parsed).
+    fn validate_uplink(&self) -> Result<(), ConfigError> {
+        let u = &self.upload;
+        if !u.url.trim().is_empty() {
+            let url = parse_url("upload.url", &u.url)?;
+            match url.scheme() {
+                "https" => {}
+                "http" if is_loopback_host(&url) => {}
+                "http" => {
+                    return Err(invalid(
+                        "upload.url",
+                        "must be https:// (http:// is only accepted for a loopback host such as 127.0.0.1)",
+                    ));
+                }
+                other => {
+                    return Err(invalid(
+                        "upload.url",
+                        format!("must be an https:// address (got {other}://)"),
+                    ));
+                }
+            }
+            refuse_credentials_in_url("upload.url", &url, crate::secrets::UPLOAD_TOKEN)?;
+        }
+        if u.ca_file.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(invalid(
+                "upload.ca_file",
+                "must not be empty (leave it out for none)",
+            ));
+        }
+
+        let e = &self.email;
+        if !e.smtp_url.trim().is_empty() {
+            let url = parse_url("email.smtp_url", &e.smtp_url)?;
+            if !matches!(url.scheme(), "smtp" | "smtps") {
+                return Err(invalid(
+                    "email.smtp_url",
+                    format!(
+                        "must be smtp://host:port or smtps://host:port (got {}://)",
+                        url.scheme()
+                    ),
+                ));
+            }
+            refuse_credentials_in_url("email.smtp_url", &url, crate::secrets::SMTP_PASSWORD)?;
+            if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some()
+            {
+                return Err(invalid(
+                    "email.smtp_url",
+                    "must be just smtp://host:port or smtps://host:port (no path or options)",
+                ));
+            }
+            if e.from.trim().is_empty() {
+                return Err(invalid(
+                    "email.from",
+                    "is required when email.smtp_url is set (the sender's address)",
+                ));
+            }
+            if e.to.is_empty() {
+                return Err(invalid(
+                    "email.to",
+                    "needs at least one recipient when email.smtp_url is set",
+                ));
+            }
+        }
+        if !e.from.trim().is_empty() {
+            check_address("email.from", &e.from)?;
+        }
+        for (i, to) in e.to.iter().enumerate() {
+            check_address(&format!("email.to[{i}]"), to)?;
+        }
+        if e.user != e.user.trim() {
+            return Err(invalid("email.user", "must not start or end with a space"));
+        }
+
+        let p = &self.proxy;
+        if p.mode == ProxyMode::Manual && p.url.trim().is_empty() {
+            return Err(invalid(
+                "proxy.url",
+                "is required when proxy.mode is \"manual\" (e.g. \"http://proxy.example:3128\")",
+            ));
+        }
+        if !p.url.trim().is_empty() {
+            let url = parse_url("proxy.url", &p.url)?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid(
+                    "proxy.url",
+                    format!(
+                        "must be http://host:port or https://host:port (got {}://)",
+                        url.scheme()
+                    ),
+                ));
+            }
+            refuse_credentials_in_url("proxy.url", &url, crate::secrets::PROXY_PASSWORD)?;
+            if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some()
+            {
+                return Err(invalid(
+                    "proxy.url",
+                    "must be just http://host:port (no path or options)",
+                ));
+            }
+        }
+        if p.user != p.user.trim() {
+            return Err(invalid("proxy.user", "must not start or end with a space"));
+        }
         Ok(())
     }
 
@@ -618,7 +933,227 @@ impl Config {
     }
 }
 
+/// The first line [`Config::save`] writes.
+pub const SAVED_HEADER: &str =
+    "# PrintScout configuration — written by PrintScout; see docs/configuration.md";
+
 const LOG_LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+
+/// Keys that would bind the API elsewhere than loopback.
+const API_ADDRESS_KEYS: [&str; 9] = [
+    "address",
+    "addr",
+    "bind",
+    "bind_address",
+    "host",
+    "interface",
+    "ip",
+    "listen",
+    "listen_address",
+];
+
+/// Refuses, before the shape is checked, what must never be a setting: an
+/// address for the API (it listens on loopback only) and a secret value in
+/// the sections where users might try one. The value is never quoted. A
+/// document that is not TOML is left to the parser's own message.
+fn refuse_forbidden_keys(text: &str) -> Result<(), ConfigError> {
+    use crate::secrets::{PROXY_PASSWORD, SMTP_PASSWORD, UPLOAD_TOKEN};
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    if let Some(toml::Value::Table(api)) = doc.get("api") {
+        for key in api.keys() {
+            if API_ADDRESS_KEYS.contains(&normal_key(key).as_str()) {
+                return Err(invalid(
+                    format!("api.{key}"),
+                    "the API listens on 127.0.0.1 and ::1 only and cannot be exposed to the \
+                     network; only api.port can be set",
+                ));
+            }
+        }
+    }
+    let use_secret = |name: &str| {
+        format!(
+            "secrets are not kept in the configuration file: store it with \
+             `printscout secret set {name}`"
+        )
+    };
+    let any_secret = || {
+        "secrets are not kept in the configuration file: store them with \
+         `printscout secret set NAME` (upload-token, smtp-password or proxy-password)"
+            .to_string()
+    };
+    for key in doc.keys() {
+        if looks_secret(key) {
+            return Err(invalid(key.clone(), any_secret()));
+        }
+    }
+    for (section, message) in [
+        (
+            "api",
+            "the API token is created by PrintScout in the data directory; it is not a setting"
+                .to_string(),
+        ),
+        ("upload", use_secret(UPLOAD_TOKEN)),
+        ("email", use_secret(SMTP_PASSWORD)),
+        ("proxy", use_secret(PROXY_PASSWORD)),
+        ("secrets", any_secret()),
+    ] {
+        if let Some(toml::Value::Table(t)) = doc.get(section)
+            && let Some(key) = t.keys().find(|k| looks_secret(k))
+        {
+            return Err(invalid(format!("{section}.{key}"), message));
+        }
+    }
+    Ok(())
+}
+
+fn normal_key(key: &str) -> String {
+    key.trim().to_ascii_lowercase().replace('-', "_")
+}
+
+/// A key whose value would be a secret (`password`, `token`, `smtp_password`, …).
+fn looks_secret(key: &str) -> bool {
+    let k = normal_key(key);
+    const EXACT: [&str; 8] = [
+        "password",
+        "passwd",
+        "pass",
+        "token",
+        "secret",
+        "key",
+        "apikey",
+        "passphrase",
+    ];
+    const SUFFIX: [&str; 7] = [
+        "_password",
+        "_passwd",
+        "_pass",
+        "_token",
+        "_secret",
+        "_key",
+        "_passphrase",
+    ];
+    EXACT.contains(&k.as_str()) || SUFFIX.iter().any(|s| k.ends_with(s))
+}
+
+/// Parses a URL; the message never quotes it (it might hold a password).
+fn parse_url(key: &str, text: &str) -> Result<url::Url, ConfigError> {
+    let url = url::Url::parse(text).map_err(|e| invalid(key, format!("is not a URL ({e})")))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(key, "must name a host (scheme://host:port)"));
+    }
+    Ok(url)
+}
+
+fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// A user or password inside a URL is refused: the password is a secret
+/// (`secret_name`) and the user has its own key.
+fn refuse_credentials_in_url(
+    key: &str,
+    url: &url::Url,
+    secret_name: &str,
+) -> Result<(), ConfigError> {
+    if url.username().is_empty() && url.password().is_none() {
+        return Ok(());
+    }
+    let user_key = match key.split_once('.') {
+        Some(("upload", _)) => None,
+        Some((section, _)) => Some(format!("{section}.user")),
+        None => None,
+    };
+    let message = match user_key {
+        Some(user) => format!(
+            "must not hold a user or password: put the user in {user} and store the password \
+             with `printscout secret set {secret_name}`"
+        ),
+        None => format!(
+            "must not hold a user or password: the site token is stored with \
+             `printscout secret set {secret_name}`"
+        ),
+    };
+    Err(invalid(key, message))
+}
+
+/// An address looks like `x@y`, alone or as `Name <x@y>`.
+fn check_address(key: &str, text: &str) -> Result<(), ConfigError> {
+    let t = text.trim();
+    let addr = match (t.rfind('<'), t.ends_with('>')) {
+        (Some(i), true) => t.get(i + 1..t.len() - 1),
+        (None, false) => Some(t),
+        _ => None,
+    };
+    let ok = addr.is_some_and(|a| {
+        a.rsplit_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !a
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
+        })
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!(
+                "'{text}' is not an e-mail address: write name@example.com or \"Name <name@example.com>\""
+            ),
+        ))
+    }
+}
+
+/// Writes a [`Secret`] out in clear: used only by [`Config::to_toml_string`]
+/// for the SNMP credentials, which the 0600 file holds.
+fn expose_secret<S: serde::Serializer>(value: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(v) => s.serialize_str(v.expose()),
+        None => s.serialize_none(),
+    }
+}
+
+/// A path as text (a path that is not UTF-8 is written lossily).
+fn path_text<S: serde::Serializer>(value: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(p) => s.serialize_str(&p.to_string_lossy()),
+        None => s.serialize_none(),
+    }
+}
+
+/// An optional path written as a string, `""` meaning none.
+mod optional_path {
+    use std::path::PathBuf;
+
+    use serde::Deserialize;
+
+    pub(super) fn serialize<S: serde::Serializer>(
+        value: &Option<PathBuf>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(p) => s.serialize_str(&p.to_string_lossy()),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<PathBuf>, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok((!text.is_empty()).then(|| PathBuf::from(text)))
+    }
+}
 
 const MAX_INTERVAL: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 
@@ -878,6 +1413,12 @@ mod duration {
     use std::fmt;
     use std::time::Duration;
 
+    /// Written as humantime formats it (`"5m"`, `"3days 12h"`, `"750ms"`),
+    /// which it parses back exactly.
+    pub(super) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
     pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
         d: D,
     ) -> Result<Duration, D::Error> {
@@ -903,7 +1444,19 @@ mod duration {
 mod time_of_day {
     use std::fmt;
 
-    use chrono::NaiveTime;
+    use chrono::{NaiveTime, Timelike};
+
+    /// `"HH:MM"`, with seconds and fractions only when there are some.
+    pub(super) fn serialize<S: serde::Serializer>(t: &NaiveTime, s: S) -> Result<S::Ok, S::Error> {
+        let text = if t.nanosecond() != 0 {
+            t.format("%H:%M:%S%.f").to_string()
+        } else if t.second() != 0 {
+            t.format("%H:%M:%S").to_string()
+        } else {
+            t.format("%H:%M").to_string()
+        };
+        s.serialize_str(&text)
+    }
 
     pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
         d: D,

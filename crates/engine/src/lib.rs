@@ -20,5 +20,7 @@ pub mod events;
 pub mod export;
 pub mod printer;
 pub mod secret;
+pub mod secrets;
 pub mod snmp;
 pub mod store;
+pub mod uplink;

@@ -2,7 +2,8 @@
 //! one under `tests/config/invalid` fails with an error naming the key given in
 //! its first line (`# expect: schedule.status_every`), the documented example in
 //! `docs/configuration.md` is exactly the defaults, no secret reaches an error or
-//! `Debug`, and `resolve` picks the file the way the CLI documents.
+//! `Debug`, `resolve` picks the file the way the CLI documents, and a saved
+//! configuration (0600, atomic) reads back equal.
 //!
 //! Secrets in the fixtures contain `SENTIN` (or are the number 73573573), so a
 //! leak is a substring search away.
@@ -12,7 +13,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use chrono::NaiveTime;
-use printscout_engine::config::{self, Config, ConfigError, CredentialConfig};
+use printscout_engine::config::{
+    self, Config, ConfigError, CredentialConfig, ProxyMode, SAVED_HEADER, SecretStoreKind,
+};
 use printscout_engine::secret::Secret;
 use printscout_engine::snmp::{AuthProto, Credential, PrivProto, Version};
 
@@ -140,6 +143,18 @@ fn the_documented_example_lists_every_key() {
         "keep_files",
         "data_dir",
         "outbox_max",
+        "[api]",
+        "[upload]",
+        "url",
+        "ca_file",
+        "[email]",
+        "smtp_url",
+        "from",
+        "to",
+        "[proxy]",
+        "mode",
+        "[secrets]",
+        "store",
     ] {
         assert!(example.contains(key), "the example lacks {key}");
     }
@@ -176,6 +191,17 @@ fn an_empty_file_is_the_built_in_defaults() {
     assert_eq!(d.log.keep_files, 7);
     assert_eq!(d.store.data_dir, None);
     assert_eq!(d.store.outbox_max, 100_000);
+    assert_eq!(d.api.port, 9161);
+    assert_eq!(d.upload.url, "");
+    assert_eq!(d.upload.ca_file, None);
+    assert_eq!(d.email.smtp_url, "");
+    assert_eq!(d.email.from, "");
+    assert!(d.email.to.is_empty());
+    assert_eq!(d.email.user, "");
+    assert_eq!(d.proxy.mode, ProxyMode::System);
+    assert_eq!(d.proxy.url, "");
+    assert_eq!(d.proxy.user, "");
+    assert_eq!(d.secrets.store, SecretStoreKind::Keyring);
     d.validate().expect("the defaults are valid");
 }
 
@@ -210,6 +236,23 @@ fn a_full_file_sets_every_value() {
         Some(Path::new("/var/lib/printscout"))
     );
     assert_eq!(c.store.outbox_max, 5000);
+    assert_eq!(c.api.port, 9300);
+    assert_eq!(c.upload.url, "https://upload.example/api/v1");
+    assert_eq!(
+        c.upload.ca_file.as_deref(),
+        Some(Path::new("/etc/printscout/ca.pem"))
+    );
+    assert_eq!(c.email.smtp_url, "smtps://mail.example:465");
+    assert_eq!(c.email.from, "PrintScout <printscout@example.com>");
+    assert_eq!(
+        c.email.to,
+        ["dealer@example.com", "Office <office@example.com>"]
+    );
+    assert_eq!(c.email.user, "printscout");
+    assert_eq!(c.proxy.mode, ProxyMode::Manual);
+    assert_eq!(c.proxy.url, "http://proxy.example:3128");
+    assert_eq!(c.proxy.user, "monitor");
+    assert_eq!(c.secrets.store, SecretStoreKind::File);
 }
 
 #[test]
@@ -416,6 +459,214 @@ fn a_toml_local_time_is_accepted_for_report_at() {
         c.schedule.report_at,
         NaiveTime::from_hms_opt(18, 45, 0).expect("a time")
     );
+}
+
+#[test]
+fn a_relative_ca_file_is_relative_to_the_file() {
+    let path = fixture("valid", "uplink-loopback.toml");
+    let c = Config::load(&path).expect("loads");
+    let dir = path.parent().expect("a directory");
+    assert_eq!(c.upload.ca_file, Some(dir.join("ca.pem")));
+    assert_eq!(c.api.port, 0, "0 = any free port");
+    assert_eq!(c.proxy.mode, ProxyMode::Environment);
+}
+
+#[test]
+fn an_api_address_is_refused_because_the_api_is_loopback_only() {
+    for key in ["address", "bind", "host", "listen"] {
+        let text = format!("[api]\n{key} = \"0.0.0.0\"\n");
+        let err = Config::from_toml_str(&text).expect_err("an address is refused");
+        let shown = err.to_string();
+        assert!(shown.contains(&format!("api.{key}")), "{shown}");
+        assert!(
+            shown.contains("loopback") || shown.contains("127.0.0.1"),
+            "{shown}"
+        );
+        assert!(shown.contains("cannot be exposed"), "{shown}");
+    }
+}
+
+#[test]
+fn a_secret_in_the_file_points_to_the_secret_command() {
+    for (text, name) in [
+        ("[upload]\ntoken = \"SENTINEL\"\n", "upload-token"),
+        ("[upload]\nsite_token = \"SENTINEL\"\n", "upload-token"),
+        ("[email]\npassword = \"SENTINEL\"\n", "smtp-password"),
+        ("[email]\nsmtp-password = \"SENTINEL\"\n", "smtp-password"),
+        ("[proxy]\npassword = \"SENTINEL\"\n", "proxy-password"),
+        ("[proxy]\npass = 73573573\n", "proxy-password"),
+    ] {
+        let err = Config::from_toml_str(text).expect_err("a secret key is refused");
+        let shown = err.to_string();
+        assert!(
+            shown.contains(&format!("printscout secret set {name}")),
+            "{text}: {shown}"
+        );
+        assert_no_secret(&shown, "an error message");
+        assert_no_secret(&format!("{err:?}"), "Debug of an error");
+    }
+}
+
+#[test]
+fn plain_http_upload_is_only_for_loopback() {
+    for url in [
+        "http://127.0.0.1:8080/",
+        "http://127.9.9.9/",
+        "http://[::1]:8443/x",
+        "http://localhost/",
+        "https://upload.example/",
+        "https://10.1.2.3:8443/api",
+    ] {
+        let text = format!("[upload]\nurl = \"{url}\"\n");
+        Config::from_toml_str(&text).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+    for url in [
+        "http://10.1.2.3/",
+        "http://upload.example/",
+        "http://localhost.evil.example/",
+        "http://0.0.0.0/",
+    ] {
+        let text = format!("[upload]\nurl = \"{url}\"\n");
+        let err = Config::from_toml_str(&text).expect_err(url);
+        assert!(err.to_string().contains("upload.url"), "{url}: {err}");
+    }
+}
+
+#[test]
+fn e_mail_addresses_must_look_like_an_address() {
+    for ok in [
+        "a@b",
+        "printscout@example.com",
+        "PrintScout <printscout@example.com>",
+        "\"Office, 2nd floor\" <office@example.com>",
+    ] {
+        let c = Config {
+            email: config::EmailSettings {
+                from: ok.into(),
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        c.validate().unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for bad in [
+        "printscout",
+        "@example.com",
+        "printscout@",
+        "a b@example.com",
+        "a@b, c@d",
+        "<a@b",
+        "a@.example",
+    ] {
+        let c = Config {
+            email: config::EmailSettings {
+                from: bad.into(),
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        let err = c.validate().expect_err(bad);
+        assert!(err.to_string().starts_with("email.from:"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn every_valid_fixture_reads_back_equal_from_its_saved_text() {
+    for path in fixtures("valid") {
+        let c = Config::load(&path).expect("a valid fixture");
+        let text = c.to_toml_string();
+        assert!(text.starts_with(SAVED_HEADER), "{text}");
+        let back = Config::from_toml_str(&text).unwrap_or_else(|e| {
+            panic!("{}: the saved text is refused: {e}\n{text}", path.display())
+        });
+        assert_eq!(back, c, "{}:\n{text}", path.display());
+    }
+    let d = Config::default();
+    assert_eq!(
+        Config::from_toml_str(&d.to_toml_string()).expect("defaults"),
+        d
+    );
+}
+
+#[test]
+fn odd_durations_and_times_survive_a_round_trip() {
+    let mut c = Config::default();
+    c.schedule.status_every = Duration::from_millis(1_500);
+    c.schedule.rediscover_every = Duration::from_secs(3 * 86_400 + 3_600 + 7);
+    c.schedule.report_at = NaiveTime::from_hms_milli_opt(23, 59, 58, 250).expect("a time");
+    c.snmp.timeout = Duration::from_micros(10_500);
+    c.thresholds.supply_low_percent = 12.345;
+    let back = Config::from_toml_str(&c.to_toml_string()).expect("reads back");
+    assert_eq!(back, c);
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn a_saved_file_is_private_complete_and_reads_back_equal() {
+    let c = Config::load(&fixture("valid", "full.toml")).expect("full.toml loads");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("conf/printscout.toml");
+    c.save(&path).expect("saved");
+    let text = std::fs::read_to_string(&path).expect("readable");
+    assert!(text.starts_with(SAVED_HEADER), "{text}");
+    // The SNMP secrets stay in the (0600) file for now.
+    assert!(text.contains("SENTINEL-office-community"), "{text}");
+    assert_eq!(Config::load(&path).expect("loads"), c);
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600);
+
+    // Saving over an existing, wider file leaves it 0600 and leaves no
+    // temporary file behind.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    Config::default().save(&path).expect("saved again");
+    assert_eq!(Config::load(&path).expect("loads"), Config::default());
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600);
+    let names: Vec<String> = std::fs::read_dir(path.parent().expect("dir"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["printscout.toml"]);
+}
+
+#[test]
+fn an_invalid_config_is_not_saved_and_the_old_file_stays() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("printscout.toml");
+    Config::default().save(&path).expect("saved");
+    let before = std::fs::read(&path).expect("read");
+    let mut bad = Config::default();
+    bad.proxy.mode = ProxyMode::Manual;
+    let err = bad.save(&path).expect_err("a manual proxy needs a url");
+    assert!(err.to_string().contains("proxy.url"), "{err}");
+    assert_eq!(std::fs::read(&path).expect("read"), before);
+}
+
+#[test]
+fn the_debug_output_of_a_built_config_never_shows_a_community() {
+    let mut c = Config::default();
+    c.credentials.push(CredentialConfig {
+        name: "office".into(),
+        community: Some(Secret::new("SENTINEL-debug-community")),
+        ..CredentialConfig::default()
+    });
+    c.upload.url = "https://upload.example/".into();
+    let debug = format!("{c:?} {c:#?}");
+    assert_no_secret(&debug, "Debug of a config");
+    assert!(debug.contains("office"));
 }
 
 // `resolve(None)` depends on the home directory, which only a child process

@@ -295,3 +295,69 @@ async fn a_printer_that_hangs_delays_no_other_printer() {
     }
     lab.handle.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn new_settings_take_effect_without_a_restart() {
+    let lab = lab(10, HashMap::new(), &[]);
+    run_for(Duration::from_secs(10 * 60)).await;
+    let before = lab.calls().len();
+    lab.handle.reconfigure(
+        Settings {
+            status_every: Duration::from_secs(60),
+            meters_every: Duration::from_secs(3600),
+            catch_up_window: Duration::from_secs(10),
+            concurrency: 16,
+            ..Settings::default()
+        },
+        lab.poller.clone(),
+    );
+    run_for(Duration::from_secs(10 * 60)).await;
+    let after: Vec<Call> = lab.calls()[before..].to_vec();
+    for id in 1..=10 {
+        let n = after.iter().filter(|c| c.device == id).count();
+        // A status poll a minute now, against two in 10 minutes before.
+        assert!(
+            (8..=12).contains(&n),
+            "device {id}: {n} polls in 10 minutes"
+        );
+    }
+    assert!(!lab.poller.overlapped.load(Ordering::SeqCst));
+    lab.handle.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_device_added_through_the_collectors_own_connection_is_polled_at_once() {
+    let lab = lab(3, HashMap::new(), &[]);
+    run_for(Duration::from_secs(60)).await;
+    let added = lab
+        .handle
+        .with_store(|s| {
+            s.record(
+                &PollResult {
+                    device_id: None,
+                    address: "127.0.0.99:161".into(),
+                    kind: PollKind::Meters,
+                    at: lab.clock.now_ms(),
+                    outcome: PollOutcome::Read {
+                        reading: Box::new(reading(99)),
+                        credential: cred(),
+                    },
+                },
+                &Rules::default(),
+            )
+        })
+        .expect("store")
+        .expect("recorded")
+        .device_id
+        .expect("a device");
+    // The API writes through the collector's connection, which does not move
+    // PRAGMA data_version: it says so, and the scheduler re-reads its list.
+    lab.handle.devices_changed();
+    run_for(Duration::from_secs(6 * 60)).await;
+    assert!(
+        lab.calls().iter().any(|c| c.device == added),
+        "the new device was never polled"
+    );
+    assert_eq!(lab.handle.status().devices, 4);
+    lab.handle.shutdown().await;
+}

@@ -667,3 +667,50 @@ fn the_meter_report_of_a_seeded_database_reads_back_cell_by_cell_from_excel() {
         .collect();
     assert!(erow.iter().any(|c| c == "new_device"), "{erow:?}");
 }
+
+#[test]
+fn a_changed_credential_profile_reaches_the_devices_that_remember_it() {
+    let (_d, mut s) = store();
+    let rules = Rules::default();
+    let a = s
+        .record(
+            &poll(
+                None,
+                "127.0.0.1:161",
+                1_000,
+                reading("A1", "02:00:00:00:00:01", 10),
+            ),
+            &rules,
+        )
+        .expect("record")
+        .device_id
+        .expect("device");
+    let rotated = Credential::community("office", Version::V2c, "rotated");
+    assert_eq!(
+        s.update_profile("office", Some(&rotated)).expect("update"),
+        1
+    );
+    let now = s.device(a).expect("read").expect("device").credential;
+    assert_eq!(
+        now.as_ref()
+            .map(|c| format!("{}:{}", c.name(), stored_secret(c))),
+        Some("office:rotated".to_string())
+    );
+    assert_eq!(s.update_profile("elsewhere", None).expect("update"), 0);
+    // A removed profile is forgotten: the next poll tries the configured list.
+    assert_eq!(s.update_profile("office", None).expect("update"), 1);
+    assert!(
+        s.device(a)
+            .expect("read")
+            .expect("device")
+            .credential
+            .is_none()
+    );
+}
+
+fn stored_secret(c: &Credential) -> String {
+    match c {
+        Credential::Community { community, .. } => community.expose().to_string(),
+        Credential::V3 { .. } => String::new(),
+    }
+}

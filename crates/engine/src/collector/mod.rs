@@ -23,7 +23,7 @@ pub mod clock;
 pub mod poller;
 pub mod schedule;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,7 +38,7 @@ use self::clock::Clock;
 use self::poller::{PollTarget, Poller};
 use self::schedule::{Ms, due_after, next_slot_after, phase, spread};
 use crate::events::Event;
-use crate::store::{DeviceRecord, PollKind, PollOutcome, PollResult, Rules, Store};
+use crate::store::{PollKind, PollOutcome, PollResult, Rules, ScheduleEntry, Store};
 
 /// How the collector runs.
 #[derive(Clone, Debug)]
@@ -182,15 +182,40 @@ struct Shared {
     wake: Notify,
     poll_now: Mutex<Vec<i64>>,
     rediscover_now: AtomicBool,
+    reconfigure: Mutex<Option<(Settings, Arc<dyn Poller>)>>,
+    reload: AtomicBool,
+    poller: Mutex<Arc<dyn Poller>>,
+    rules: Mutex<Rules>,
     polls: AtomicU64,
     failed: AtomicU64,
 }
 
-/// The running collector.
+/// The running collector: [`Collector`] to steer it (it derefs to one),
+/// plus the task, for [`shutdown`](Self::shutdown).
 pub struct CollectorHandle {
-    shared: Arc<Shared>,
+    control: Collector,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// A cheap, cloneable way to see and steer the running collector (the API
+/// and the tray hold one each).
+#[derive(Clone)]
+pub struct Collector {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector").finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for CollectorHandle {
+    type Target = Collector;
+    fn deref(&self) -> &Collector {
+        &self.control
+    }
 }
 
 impl std::fmt::Debug for CollectorHandle {
@@ -218,6 +243,10 @@ pub fn start(
         wake: Notify::new(),
         poll_now: Mutex::new(Vec::new()),
         rediscover_now: AtomicBool::new(false),
+        reconfigure: Mutex::new(None),
+        reload: AtomicBool::new(false),
+        poller: Mutex::new(poller.clone()),
+        rules: Mutex::new(settings.rules),
         polls: AtomicU64::new(0),
         failed: AtomicU64::new(0),
     });
@@ -233,13 +262,26 @@ pub fn start(
         .run(),
     );
     CollectorHandle {
-        shared,
+        control: Collector { shared },
         cancel,
         task,
     }
 }
 
 impl CollectorHandle {
+    /// A handle to steer the collector from elsewhere.
+    pub fn control(&self) -> Collector {
+        self.control.clone()
+    }
+
+    /// Stops: no new polls; waits (up to 30 s) for readings being written.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+    }
+}
+
+impl Collector {
     /// Events as they are raised (stored first, then published).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.shared.events.subscribe()
@@ -271,6 +313,22 @@ impl CollectorHandle {
         self.shared.wake.notify_one();
     }
 
+    /// Applies new settings (intervals, rules, credentials through a new
+    /// poller) without a restart: polls in flight finish under the old ones,
+    /// and every device is rescheduled from its last polls.
+    pub fn reconfigure(&self, settings: Settings, poller: Arc<dyn Poller>) {
+        if let Ok(mut p) = self.shared.poller.lock() {
+            *p = poller.clone();
+        }
+        if let Ok(mut r) = self.shared.rules.lock() {
+            *r = settings.rules;
+        }
+        if let Ok(mut p) = self.shared.reconfigure.lock() {
+            *p = Some((settings, poller));
+        }
+        self.shared.wake.notify_one();
+    }
+
     /// The collector's state now.
     pub fn status(&self) -> CollectorStatus {
         self.shared
@@ -285,23 +343,169 @@ impl CollectorHandle {
         self.shared.store.lock().ok().map(|mut s| f(&mut s))
     }
 
-    /// Stops: no new polls; waits (up to 30 s) for readings being written.
-    pub async fn shutdown(self) {
-        self.cancel.cancel();
-        let _ = self.task.await;
+    /// Tells the scheduler that the device list changed through its own
+    /// connection (which `PRAGMA data_version` does not show).
+    pub fn devices_changed(&self) {
+        self.shared.reload.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+    }
+
+    /// Publishes events raised outside a poll (a device added by hand, a
+    /// scan's findings) to the subscribers, as the collector does its own.
+    pub fn publish(&self, events: Vec<Event>) {
+        for e in events {
+            tracing::info!(
+                device = e.device_id,
+                kind = e.kind.as_str(),
+                "{}",
+                e.message
+            );
+            let _ = self.shared.events.send(e);
+        }
+    }
+
+    /// The poller in use now (the one the last settings made).
+    pub fn poller(&self) -> Arc<dyn Poller> {
+        self.shared
+            .poller
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// The event rules in use now.
+    pub fn rules(&self) -> Rules {
+        self.shared
+            .rules
+            .lock()
+            .map(|r| *r)
+            .unwrap_or_else(|e| *e.into_inner())
+    }
+}
+
+/// What a device's latest status counts as in [`CollectorStatus`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Health {
+    Ok,
+    Warning,
+    Error,
+    Offline,
+    Unknown,
+}
+
+impl Health {
+    fn of(d: &ScheduleEntry) -> Health {
+        if d.offline {
+            return Health::Offline;
+        }
+        match d.status.as_deref() {
+            Some("ok") => Health::Ok,
+            Some("warning") => Health::Warning,
+            Some("error") => Health::Error,
+            _ => Health::Unknown,
+        }
     }
 }
 
 struct Slot {
-    device: DeviceRecord,
+    device: ScheduleEntry,
     status_due: Ms,
     meters_due: Ms,
     busy: bool,
 }
 
+impl Slot {
+    /// Idle and with somewhere to poll.
+    fn pollable(&self) -> bool {
+        !self.busy && (self.device.address.is_some() || self.device.added_as.is_some())
+    }
+}
+
+/// The devices with their due times, kept sorted so that a wake-up costs
+/// the polls it starts, not the size of the fleet (walking 1,000 slots on
+/// every wake-up was a third of the service's CPU, decision 0005), and the
+/// status counts kept up to date as devices change.
+#[derive(Default)]
+struct Slots {
+    slots: HashMap<i64, Slot>,
+    /// `(status_due, id)` of every pollable slot.
+    status_q: BTreeSet<(Ms, i64)>,
+    /// `(meters_due, id)` of every pollable slot.
+    meters_q: BTreeSet<(Ms, i64)>,
+    /// Devices per [`Health`], indexed by its discriminant.
+    counts: [usize; 5],
+}
+
+impl Slots {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn get(&self, id: i64) -> Option<&Slot> {
+        self.slots.get(&id)
+    }
+
+    fn ids(&self) -> Vec<i64> {
+        self.slots.keys().copied().collect()
+    }
+
+    fn insert(&mut self, slot: Slot) {
+        let id = slot.device.id;
+        self.remove(id);
+        self.counts[Health::of(&slot.device) as usize] += 1;
+        if slot.pollable() {
+            self.status_q.insert((slot.status_due, id));
+            self.meters_q.insert((slot.meters_due, id));
+        }
+        self.slots.insert(id, slot);
+    }
+
+    fn remove(&mut self, id: i64) -> Option<Slot> {
+        let slot = self.slots.remove(&id)?;
+        self.status_q.remove(&(slot.status_due, id));
+        self.meters_q.remove(&(slot.meters_due, id));
+        let c = &mut self.counts[Health::of(&slot.device) as usize];
+        *c = c.saturating_sub(1);
+        Some(slot)
+    }
+
+    /// Changes a slot, keeping the queues and counts right.
+    fn update(&mut self, id: i64, f: impl FnOnce(&mut Slot)) {
+        if let Some(mut slot) = self.remove(id) {
+            f(&mut slot);
+            self.insert(slot);
+        }
+    }
+
+    /// The pollable slot due first, if it is due by `now`.
+    fn due(&self, now: Ms) -> Option<i64> {
+        let s = self.status_q.first().filter(|(d, _)| *d <= now);
+        let m = self.meters_q.first().filter(|(d, _)| *d <= now);
+        match (s, m) {
+            (Some(s), Some(m)) => Some(if m.0 <= s.0 { m.1 } else { s.1 }),
+            (Some(x), None) | (None, Some(x)) => Some(x.1),
+            (None, None) => None,
+        }
+    }
+
+    fn next_status(&self) -> Option<Ms> {
+        self.status_q.first().map(|x| x.0)
+    }
+
+    fn next_meters(&self) -> Option<Ms> {
+        self.meters_q.first().map(|x| x.0)
+    }
+
+    fn count(&self, h: Health) -> usize {
+        self.counts[h as usize]
+    }
+}
+
 struct Done {
     device_id: i64,
     mismatch: bool,
+    /// The device as the store has it after the poll (`None`: removed).
+    entry: Option<ScheduleEntry>,
 }
 
 struct Scheduler {
@@ -322,22 +526,42 @@ const METERS_JOB: u8 = 1;
 const TICK: Ms = 1000;
 /// A loop that did not run for this long means the machine slept (or the clock jumped).
 const JUMP: Ms = 5000;
+/// How often the scheduler asks the database whether another process changed it.
+const VERSION_EVERY: Ms = 500;
+
+/// The intervals the scheduler works with, in ms.
+#[derive(Clone, Copy)]
+struct Intervals {
+    status: Ms,
+    meters: Ms,
+    catch_up: Ms,
+}
+
+impl Intervals {
+    fn of(s: &Settings) -> Intervals {
+        Intervals {
+            status: ms(s.status_every),
+            meters: ms(s.meters_every),
+            catch_up: ms(s.catch_up_window),
+        }
+    }
+}
 
 impl Scheduler {
     fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> Option<T> {
         self.shared.store.lock().ok().map(|mut s| f(&mut s))
     }
 
-    async fn run(self) {
+    async fn run(mut self) {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-        let sem = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
-        let mut slots: HashMap<i64, Slot> = HashMap::new();
+        let mut sem = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+        let mut slots = Slots::default();
         let mut version = None;
+        let mut version_checked = Ms::MIN;
+        let mut force_reload = true;
         let mut in_flight = 0usize;
         let mut tasks = tokio::task::JoinSet::new();
-        let status_iv = ms(self.settings.status_every);
-        let meters_iv = ms(self.settings.meters_every);
-        let catch_up = ms(self.settings.catch_up_window);
+        let mut iv = Intervals::of(&self.settings);
         let mut last_loop = self.clock.now_ms();
         let mut was_paused = false;
         let (mut rediscover_due, mut report_due) = self.initial_global_dues(last_loop);
@@ -345,6 +569,30 @@ impl Scheduler {
         loop {
             let now = self.clock.now_ms();
             let paused = self.shared.paused.load(Ordering::SeqCst);
+            // New settings from the API: new intervals, dues from the last polls.
+            let pending = self
+                .shared
+                .reconfigure
+                .lock()
+                .ok()
+                .and_then(|mut p| p.take());
+            if let Some((settings, poller)) = pending {
+                tracing::info!("settings changed: rescheduling");
+                if settings.concurrency != self.settings.concurrency {
+                    sem = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+                }
+                self.settings = settings;
+                self.poller = poller;
+                iv = Intervals::of(&self.settings);
+                for id in slots.ids() {
+                    slots.update(id, |s| {
+                        let (st, me) = initial_dues(&s.device, now, iv);
+                        s.status_due = st;
+                        s.meters_due = me;
+                    });
+                }
+                (rediscover_due, report_due) = self.initial_global_dues(now);
+            }
             // A sleep, a wall-clock jump or the end of a pause: spread what was missed.
             let respread = now - last_loop > JUMP || (was_paused && !paused);
             if respread {
@@ -352,71 +600,68 @@ impl Scheduler {
                     gap_ms = now - last_loop,
                     "catching up on runs missed while asleep or paused"
                 );
-                for s in slots.values_mut() {
-                    let id = s.device.id;
-                    if s.meters_due <= now {
-                        // One full read catches up both; the status grid resumes after it.
-                        s.meters_due =
-                            now + spread(phase(id, METERS_JOB, meters_iv), meters_iv, catch_up);
-                        s.status_due = after_full_read(s.meters_due, id, status_iv);
-                    } else if s.status_due <= now {
-                        s.status_due =
-                            now + spread(phase(id, STATUS_JOB, status_iv), status_iv, catch_up);
-                    }
+                for id in slots.ids() {
+                    slots.update(id, |s| {
+                        if s.meters_due <= now {
+                            // One full read catches up both; the status grid resumes after it.
+                            s.meters_due = now
+                                + spread(phase(id, METERS_JOB, iv.meters), iv.meters, iv.catch_up);
+                            s.status_due = after_full_read(s.meters_due, id, iv.status);
+                        } else if s.status_due <= now {
+                            s.status_due = now
+                                + spread(phase(id, STATUS_JOB, iv.status), iv.status, iv.catch_up);
+                        }
+                    });
                 }
             }
             last_loop = now;
             was_paused = paused;
             // Another process changed the devices: re-read the list.
-            let v = self.with_store(|s| s.data_version().ok()).flatten();
-            if v != version {
-                version = v;
-                self.reload(&mut slots, now, status_iv, meters_iv, catch_up);
+            force_reload |= self.shared.reload.swap(false, Ordering::SeqCst);
+            if force_reload || now - version_checked >= VERSION_EVERY {
+                version_checked = now;
+                let v = self.with_store(|s| s.data_version().ok()).flatten();
+                if force_reload || v != version {
+                    version = v;
+                    self.reload(&mut slots, now, iv);
+                }
+                force_reload = false;
             }
             if let Ok(mut ids) = self.shared.poll_now.lock() {
                 for id in ids.drain(..) {
-                    if let Some(s) = slots.get_mut(&id) {
-                        s.meters_due = now;
-                    }
+                    slots.update(id, |s| s.meters_due = now);
                 }
             }
             if !paused {
-                for s in slots.values_mut() {
-                    if s.busy || (s.device.address.is_none() && s.device.added_as.is_none()) {
-                        continue;
-                    }
-                    let kind = if s.meters_due <= now {
-                        PollKind::Meters
-                    } else if s.status_due <= now && s.device.credential.is_some() {
-                        PollKind::Status
-                    } else if s.status_due <= now {
+                while let Some(id) = slots.due(now) {
+                    let Some(s) = slots.get(id) else { break };
+                    let kind = if s.meters_due <= now || s.device.credential.is_none() {
                         // Without a working credential only a full read can find one.
                         PollKind::Meters
                     } else {
-                        continue;
+                        PollKind::Status
                     };
-                    let id = s.device.id;
-                    if kind == PollKind::Meters {
-                        s.meters_due =
-                            next_slot_after(now, meters_iv, phase(id, METERS_JOB, meters_iv));
-                        s.status_due = after_full_read(now, id, status_iv);
-                    } else {
-                        s.status_due =
-                            next_slot_after(now, status_iv, phase(id, STATUS_JOB, status_iv));
-                    }
-                    s.busy = true;
+                    let before = s.device.clone();
+                    let target = PollTarget {
+                        device_id: id,
+                        address: s.device.address.clone(),
+                        added_as: s.device.added_as.clone(),
+                        credential: s.device.credential.clone(),
+                        kind,
+                    };
+                    slots.update(id, |s| {
+                        if kind == PollKind::Meters {
+                            s.meters_due =
+                                next_slot_after(now, iv.meters, phase(id, METERS_JOB, iv.meters));
+                            s.status_due = after_full_read(now, id, iv.status);
+                        } else {
+                            s.status_due =
+                                next_slot_after(now, iv.status, phase(id, STATUS_JOB, iv.status));
+                        }
+                        s.busy = true;
+                    });
                     in_flight += 1;
-                    tasks.spawn(self.poll_task(
-                        PollTarget {
-                            device_id: id,
-                            address: s.device.address.clone(),
-                            added_as: s.device.added_as.clone(),
-                            credential: s.device.credential.clone(),
-                            kind,
-                        },
-                        sem.clone(),
-                        done_tx.clone(),
-                    ));
+                    tasks.spawn(self.poll_task(target, before, sem.clone(), done_tx.clone()));
                 }
                 let asked = self.shared.rediscover_now.swap(false, Ordering::SeqCst);
                 if (asked || rediscover_due.is_some_and(|d| d <= now)) && !rediscovering {
@@ -431,11 +676,12 @@ impl Scheduler {
                     tasks.spawn(self.report_task(now));
                 }
             }
+            // Finished tasks are reaped here, not woken for: one wake-up per poll.
+            while tasks.try_join_next().is_some() {}
             self.publish_status(&slots, in_flight, paused, rediscover_due, report_due);
-            let next = slots
-                .values()
-                .filter(|s| !s.busy && (s.device.address.is_some() || s.device.added_as.is_some()))
-                .map(|s| s.status_due.min(s.meters_due))
+            let next = [slots.next_status(), slots.next_meters()]
+                .into_iter()
+                .flatten()
                 .chain(rediscover_due.filter(|_| !rediscovering))
                 .chain(report_due)
                 .min()
@@ -449,14 +695,15 @@ impl Scheduler {
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
                 Some(d) = done_rx.recv() => {
-                    self.finish(d, &mut slots, &mut in_flight, &mut rediscovering);
+                    let mut reload = self.finish(d, &mut slots, &mut in_flight, &mut rediscovering);
                     while let Ok(d) = done_rx.try_recv() {
-                        self.finish(d, &mut slots, &mut in_flight, &mut rediscovering);
+                        reload |= self.finish(d, &mut slots, &mut in_flight, &mut rediscovering);
                     }
+                    // Our own writes do not move data_version: look again.
+                    force_reload |= reload;
                 }
                 _ = tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(0))) => {}
                 _ = self.shared.wake.notified() => {}
-                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
         }
         // Readings already being written finish; polls still waiting are dropped.
@@ -470,77 +717,58 @@ impl Scheduler {
         }
     }
 
+    /// Takes a finished job back; returns whether the device list must be
+    /// re-read (a rediscovery may have added devices).
     fn finish(
         &self,
         d: Done,
-        slots: &mut HashMap<i64, Slot>,
+        slots: &mut Slots,
         in_flight: &mut usize,
         rediscovering: &mut bool,
-    ) {
+    ) -> bool {
         if d.device_id == REDISCOVERY {
             *rediscovering = false;
-            return;
+            return true;
         }
         *in_flight = in_flight.saturating_sub(1);
-        let fresh = self
-            .with_store(|s| s.device(d.device_id).ok().flatten())
-            .flatten();
-        if let Some(s) = slots.get_mut(&d.device_id) {
+        let Some(entry) = d.entry else {
+            // Removed (or gone) while it was being polled.
+            slots.remove(d.device_id);
+            return false;
+        };
+        let now = self.clock.now_ms();
+        slots.update(d.device_id, |s| {
             s.busy = false;
-            if let Some(f) = fresh {
-                s.device = f;
-            }
+            s.device = entry;
             if d.mismatch {
-                s.meters_due = self.clock.now_ms();
+                s.meters_due = now;
             }
-        }
+        });
+        false
     }
 
-    fn reload(
-        &self,
-        slots: &mut HashMap<i64, Slot>,
-        now: Ms,
-        status_iv: Ms,
-        meters_iv: Ms,
-        catch_up: Ms,
-    ) {
-        let Some(Ok(devices)) = self.with_store(|s| s.devices(false)) else {
+    fn reload(&self, slots: &mut Slots, now: Ms, iv: Intervals) {
+        let Some(Ok(devices)) = self.with_store(|s| s.schedule_entries()) else {
             return;
         };
         let ids: std::collections::HashSet<i64> = devices.iter().map(|d| d.id).collect();
-        slots.retain(|id, s| ids.contains(id) || s.busy);
+        for id in slots.ids() {
+            if !ids.contains(&id) && slots.get(id).is_some_and(|s| !s.busy) {
+                slots.remove(id);
+            }
+        }
         for d in devices {
-            match slots.get_mut(&d.id) {
-                Some(s) => {
-                    if !s.busy {
-                        s.device = d;
-                    }
-                }
+            match slots.get(d.id) {
+                Some(s) if s.busy => {}
+                Some(_) => slots.update(d.id, |s| s.device = d),
                 None => {
-                    let id = d.id;
-                    let status_due = due_after(
-                        d.last_status,
-                        now,
-                        status_iv,
-                        phase(id, STATUS_JOB, status_iv),
-                        catch_up,
-                    );
-                    let meters_due = due_after(
-                        d.last_meters,
-                        now,
-                        meters_iv,
-                        phase(id, METERS_JOB, meters_iv),
-                        catch_up,
-                    );
-                    slots.insert(
-                        id,
-                        Slot {
-                            device: d,
-                            status_due,
-                            meters_due,
-                            busy: false,
-                        },
-                    );
+                    let (status_due, meters_due) = initial_dues(&d, now, iv);
+                    slots.insert(Slot {
+                        device: d,
+                        status_due,
+                        meters_due,
+                        busy: false,
+                    });
                 }
             }
         }
@@ -549,6 +777,7 @@ impl Scheduler {
     fn poll_task(
         &self,
         target: PollTarget,
+        before: ScheduleEntry,
         sem: Arc<Semaphore>,
         done: mpsc::UnboundedSender<Done>,
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
@@ -568,6 +797,8 @@ impl Scheduler {
                 _ = cancel.cancelled() => None,
             };
             let mut mismatch = false;
+            // Unless the store says otherwise after the poll, the device is as it was.
+            let mut entry = Some(before);
             if let Some((address, outcome)) = result {
                 if matches!(outcome, PollOutcome::Failed { .. }) {
                     shared.failed.fetch_add(1, Ordering::Relaxed);
@@ -582,11 +813,15 @@ impl Scheduler {
                 };
                 let writer = shared.clone();
                 let written = tokio::task::spawn_blocking(move || {
-                    writer.store.lock().ok().map(|mut s| s.record(&p, &rules))
+                    writer.store.lock().ok().map(|mut s| {
+                        let rec = s.record(&p, &rules);
+                        (rec, s.schedule_entry(device_id).ok().flatten())
+                    })
                 })
                 .await;
                 match written {
-                    Ok(Some(Ok(rec))) => {
+                    Ok(Some((Ok(rec), fresh))) => {
+                        entry = fresh;
                         mismatch = rec.identity_mismatch;
                         for e in rec.events {
                             tracing::info!(
@@ -598,17 +833,19 @@ impl Scheduler {
                             let _ = shared.events.send(e);
                         }
                     }
-                    Ok(Some(Err(e))) => {
+                    Ok(Some((Err(e), fresh))) => {
+                        entry = fresh;
                         tracing::error!(device = device_id, "could not store the poll result: {e}")
                     }
                     _ => tracing::error!(device = device_id, "the store is unavailable"),
                 }
             }
+            // The done message wakes the scheduler; no other wake-up is needed.
             let _ = done.send(Done {
                 device_id,
                 mismatch,
+                entry,
             });
-            shared.wake.notify_one();
         }
     }
 
@@ -671,8 +908,8 @@ impl Scheduler {
             let _ = done.send(Done {
                 device_id: REDISCOVERY,
                 mismatch: false,
+                entry: None,
             });
-            shared.wake.notify_one();
         }
     }
 
@@ -754,40 +991,53 @@ impl Scheduler {
 
     fn publish_status(
         &self,
-        slots: &HashMap<i64, Slot>,
+        slots: &Slots,
         in_flight: usize,
         paused: bool,
         rediscover_due: Option<Ms>,
         report_due: Option<Ms>,
     ) {
-        let mut st = CollectorStatus {
+        let st = CollectorStatus {
             state: if paused { "paused" } else { "running" }.into(),
             devices: slots.len(),
+            ok: slots.count(Health::Ok),
+            warning: slots.count(Health::Warning),
+            error: slots.count(Health::Error),
+            offline: slots.count(Health::Offline),
             polling: in_flight,
+            next_status: slots.next_status(),
+            next_meters: slots.next_meters(),
             next_rediscovery: rediscover_due,
             next_report: report_due,
             polls: self.shared.polls.load(Ordering::Relaxed),
             failed_polls: self.shared.failed.load(Ordering::Relaxed),
-            ..CollectorStatus::default()
         };
-        for s in slots.values() {
-            if s.device.offline {
-                st.offline += 1;
-            } else {
-                match s.device.status.as_deref() {
-                    Some("ok") => st.ok += 1,
-                    Some("warning") => st.warning += 1,
-                    Some("error") => st.error += 1,
-                    _ => {}
-                }
-            }
-            st.next_status = Some(st.next_status.map_or(s.status_due, |n| n.min(s.status_due)));
-            st.next_meters = Some(st.next_meters.map_or(s.meters_due, |n| n.min(s.meters_due)));
-        }
         if let Ok(mut cur) = self.shared.status.lock() {
             *cur = st;
         }
     }
+}
+
+/// When a device (new to the scheduler, or after new settings) is next due:
+/// from its last polls, missed runs caught up within the window.
+fn initial_dues(d: &ScheduleEntry, now: Ms, iv: Intervals) -> (Ms, Ms) {
+    let id = d.id;
+    (
+        due_after(
+            d.last_status,
+            now,
+            iv.status,
+            phase(id, STATUS_JOB, iv.status),
+            iv.catch_up,
+        ),
+        due_after(
+            d.last_meters,
+            now,
+            iv.meters,
+            phase(id, METERS_JOB, iv.meters),
+            iv.catch_up,
+        ),
+    )
 }
 
 /// The status slot after a full read at `t`: a full read includes the

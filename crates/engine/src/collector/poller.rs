@@ -12,8 +12,10 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::discovery::targets::{Consent, resolve};
-use crate::discovery::{ScanRequest, scan};
+use crate::discovery::{EventSink, ScanRequest, scan};
 use crate::printer::{ReadError, Reading, read_device, read_status};
 use crate::snmp::transport::SnmpTransport;
 use crate::snmp::{Credential, SnmpOptions};
@@ -55,6 +57,18 @@ pub trait Poller: Send + Sync + 'static {
 
     /// Looks for printers on the selected networks (none by default).
     fn rediscover(&self) -> BoxFuture<'_, Result<Vec<Discovered>, String>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Looks for printers on the networks `what` names, reporting progress to
+    /// `events`, until done or `cancel` fires (a scan started by the user).
+    fn discover<'a>(
+        &'a self,
+        what: &'a Rediscovery,
+        events: EventSink,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Vec<Discovered>, String>> {
+        let _ = (what, events, cancel);
         Box::pin(async { Ok(Vec::new()) })
     }
 }
@@ -183,7 +197,19 @@ impl Poller for SnmpPoller {
 
     fn rediscover(&self) -> BoxFuture<'_, Result<Vec<Discovered>, String>> {
         Box::pin(async move {
-            let r = &self.rediscovery;
+            let cancel = CancellationToken::new();
+            self.discover(&self.rediscovery, std::sync::Arc::new(|_| {}), &cancel)
+                .await
+        })
+    }
+
+    fn discover<'a>(
+        &'a self,
+        r: &'a Rediscovery,
+        events: EventSink,
+        cancel: &'a CancellationToken,
+    ) -> BoxFuture<'a, Result<Vec<Discovered>, String>> {
+        Box::pin(async move {
             if r.networks.is_empty() {
                 return Ok(Vec::new());
             }
@@ -219,8 +245,10 @@ impl Poller for SnmpPoller {
             if r.dns_sd {
                 req.dns_sd_on = inside.iter().map(|i| i.name.clone()).collect();
             }
-            let cancel = tokio_util::sync::CancellationToken::new();
-            let report = scan(&self.discovery, &req, &cancel, std::sync::Arc::new(|_| {})).await;
+            let report = scan(&self.discovery, &req, cancel, events).await;
+            if report.cancelled {
+                return Err("the scan was cancelled".into());
+            }
             Ok(report
                 .devices
                 .into_iter()

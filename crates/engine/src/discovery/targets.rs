@@ -7,7 +7,7 @@
 //! at most once however the targets overlap; CIDR blocks of /30 or wider skip
 //! their network and broadcast addresses; a parse error names the bad part.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use ipnet::IpNet;
 
@@ -343,6 +343,59 @@ pub async fn resolve(inputs: &[String], consent: Consent) -> Result<Resolved, Ta
         return Err(TargetError::NeedsConfirmation { count: total });
     }
     Ok(Resolved { sweep, manual })
+}
+
+/// Resolves one device address as a user types it — `host`, `host:port`, an
+/// IPv4 or IPv6 address, `[v6]:port` or a host name — to one socket address,
+/// `default_port` when none is given. Printers are reached over IPv4 far more
+/// often, so IPv4 is preferred when a name has both.
+pub async fn resolve_one(target: &str, default_port: u16) -> Result<SocketAddr, TargetError> {
+    let target = target.trim();
+    let with_port = if target.parse::<SocketAddr>().is_ok() {
+        target.to_string()
+    } else if target.parse::<Ipv6Addr>().is_ok() {
+        format!("[{target}]:{default_port}")
+    } else if target
+        .rsplit_once(':')
+        .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
+    {
+        target.to_string()
+    } else {
+        format!("{target}:{default_port}")
+    };
+    let unresolved = |reason: String| TargetError::Unresolved {
+        name: target.to_string(),
+        reason,
+    };
+    let addrs: Vec<SocketAddr> = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::net::lookup_host(&with_port),
+    )
+    .await
+    .map_err(|_| unresolved("the lookup took longer than 10 s".into()))?
+    .map_err(|e| unresolved(e.to_string()))?
+    .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| unresolved("it has no address".into()))
+}
+
+/// The host part of `HOST[:PORT]` when it is a name rather than an address
+/// (a device added by name is resolved again before every poll: DHCP).
+pub fn host_name(target: &str) -> Option<String> {
+    let target = target.trim();
+    if target.parse::<SocketAddr>().is_ok() {
+        return None;
+    }
+    let host = match target.rsplit_once(':') {
+        Some((h, p)) if p.parse::<u16>().is_ok() && !h.contains(':') => h,
+        _ => target,
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<IpAddr>().is_err().then(|| host.to_string())
 }
 
 /// Parses one target and applies the size and public-space rules to it,

@@ -207,6 +207,46 @@ fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceRecord> {
     })
 }
 
+/// What the scheduler keeps of a device: enough to poll it and to count it,
+/// without the counters and readings (1,000 of those would be megabytes).
+#[derive(Clone, Debug)]
+pub struct ScheduleEntry {
+    /// Row id.
+    pub id: i64,
+    /// Where it answers now.
+    pub address: Option<String>,
+    /// What the user typed when adding it.
+    pub added_as: Option<String>,
+    /// The credential that worked.
+    pub credential: Option<Credential>,
+    /// Latest overall status (`ok`, `warning`, `error`, `unknown`).
+    pub status: Option<String>,
+    /// Offline after N failed polls.
+    pub offline: bool,
+    /// Last status poll (ms).
+    pub last_status: Option<i64>,
+    /// Last full read (ms).
+    pub last_meters: Option<i64>,
+}
+
+const SCHEDULE_COLUMNS: &str =
+    "id, address, added_as, credential, status, offline, last_status, last_meters";
+
+fn schedule_entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScheduleEntry> {
+    Ok(ScheduleEntry {
+        id: r.get(0)?,
+        address: r.get(1)?,
+        added_as: r.get(2)?,
+        credential: r
+            .get::<_, Option<String>>(3)?
+            .and_then(|j| credential::from_json(&j)),
+        status: r.get(4)?,
+        offline: r.get::<_, i64>(5)? != 0,
+        last_status: r.get(6)?,
+        last_meters: r.get(7)?,
+    })
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -231,6 +271,8 @@ impl Store {
             source,
         })?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Room for every statement a poll runs, so none is parsed twice.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -290,6 +332,26 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// What the scheduler needs of every device that is not removed.
+    pub fn schedule_entries(&self) -> Result<Vec<ScheduleEntry>, StoreError> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {SCHEDULE_COLUMNS} FROM devices WHERE removed_at IS NULL ORDER BY id"
+        ))?;
+        let rows = st.query_map([], schedule_entry_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// What the scheduler needs of one device (`None` when it is gone or removed).
+    pub fn schedule_entry(&self, id: i64) -> Result<Option<ScheduleEntry>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {SCHEDULE_COLUMNS} FROM devices WHERE id = ?1 AND removed_at IS NULL"
+            ))?
+            .query_row([id], schedule_entry_from_row)
+            .optional()?)
+    }
+
     /// One device by id.
     pub fn device(&self, id: i64) -> Result<Option<DeviceRecord>, StoreError> {
         Ok(self
@@ -331,7 +393,8 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Sets the user's name and location (None leaves a field as it is).
+    /// Sets the user's name and location (`None` leaves a field as it is,
+    /// an empty string clears it).
     pub fn set_labels(
         &mut self,
         id: i64,
@@ -339,13 +402,49 @@ impl Store {
         location: Option<&str>,
     ) -> Result<(), StoreError> {
         let n = self.conn.execute(
-            "UPDATE devices SET name = coalesce(?2, name), location = coalesce(?3, location) WHERE id = ?1",
+            "UPDATE devices SET name = CASE WHEN ?2 IS NULL THEN name ELSE nullif(trim(?2), '') END,
+                    location = CASE WHEN ?3 IS NULL THEN location ELSE nullif(trim(?3), '') END
+              WHERE id = ?1",
             params![id, name, location],
         )?;
         if n == 0 {
             return Err(StoreError::NoDevice(id.to_string()));
         }
         Ok(())
+    }
+
+    /// A credential profile changed: devices that remember the profile
+    /// `name` take its new secret, or forget it when the profile is gone
+    /// (`None`), so their next poll is a full read with the configured list.
+    /// Returns how many devices changed.
+    pub fn update_profile(
+        &mut self,
+        name: &str,
+        new: Option<&Credential>,
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut st =
+                tx.prepare("SELECT id, credential FROM devices WHERE credential IS NOT NULL")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            let mut ids = Vec::new();
+            for row in rows {
+                let (id, json) = row?;
+                if credential::from_json(&json).is_some_and(|c| c.name() == name) {
+                    ids.push(id);
+                }
+            }
+            ids
+        };
+        let value = new.map(credential::to_json);
+        for id in &ids {
+            tx.execute(
+                "UPDATE devices SET credential = ?2 WHERE id = ?1",
+                params![id, value],
+            )?;
+        }
+        tx.commit()?;
+        Ok(ids.len())
     }
 
     /// Remembers the credential to poll a device with.

@@ -1,0 +1,644 @@
+//! The secret store: where the upload token, the SMTP password and the proxy
+//! password live, behind one [`SecretStore`] trait.
+//!
+//! Owns: the known secret [`NAMES`], [`SecretError`] and its stable codes,
+//! and three stores — [`KeyringStore`] (the OS keychain through keyring-core:
+//! Secret Service on Linux, the Keychain on macOS, the Credential Manager on
+//! Windows), [`FileStore`] (an opt-in JSON file readable only by the service
+//! user) and [`MemoryStore`] (tests) — plus [`open`], which picks one from
+//! `[secrets] store`.
+//!
+//! Invariants:
+//! - Only the names in [`NAMES`] are accepted; anything else is
+//!   [`SecretError::UnknownName`] before any store is touched.
+//! - There is no silent plaintext fallback: when the keychain is missing or
+//!   locked, [`SecretStore::set`] fails with [`SecretError::NoStore`] or
+//!   [`SecretError::Locked`] and nothing is written anywhere. The file store
+//!   is used only when the configuration asks for it.
+//! - A value never appears in `Debug`, `Display`, an error or a log line:
+//!   values travel as [`Secret`]s, and keychain errors are described in
+//!   words chosen here (keyring-core's own `Debug` can hold the bytes).
+//! - The secrets file is written atomically (temporary file in the same
+//!   directory, fsync, rename) with mode 0600, and a file that others can
+//!   read is refused rather than used.
+//! - Every call may block (D-Bus, file system): call from
+//!   `tokio::task::spawn_blocking` in async code.
+
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::config::{Config, SecretStoreKind};
+use crate::secret::Secret;
+
+/// keyring-core, re-exported so that tests elsewhere can build a
+/// [`KeyringStore`] over `keyring_core::mock::Store` (error injection)
+/// without a dependency of their own.
+pub use keyring_core;
+
+/// The site token the uplink sends to the server.
+pub const UPLOAD_TOKEN: &str = "upload-token";
+/// The password of `[email] user` on the SMTP server.
+pub const SMTP_PASSWORD: &str = "smtp-password";
+/// The password of `[proxy] user` on the manual proxy.
+pub const PROXY_PASSWORD: &str = "proxy-password";
+/// Every name a store accepts, in the order they are listed to users.
+pub const NAMES: [&str; 3] = [UPLOAD_TOKEN, SMTP_PASSWORD, PROXY_PASSWORD];
+
+/// The keychain service name entries are stored under (the account is the
+/// secret's name).
+pub const SERVICE: &str = "printscout";
+
+/// The file name of the opt-in file store inside the data directory.
+pub const FILE_NAME: &str = "secrets.json";
+
+/// What to tell a user whose keychain cannot be used.
+const FILE_HINT: &str = "to keep secrets in a file readable only by this user instead, \
+     set `[secrets] store = \"file\"` in the configuration";
+
+/// Why a secret could not be read, stored or deleted. No variant ever holds
+/// a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// There is no keychain here (no session bus, no Secret Service, no
+    /// platform store). Code `secret_store_unavailable`.
+    #[error("no keychain is available to store secrets ({detail}); {FILE_HINT}")]
+    NoStore {
+        /// What the platform said, in words (never a value).
+        detail: String,
+    },
+    /// The keychain exists but is locked or refused access. Code
+    /// `secret_store_locked`.
+    #[error(
+        "the keychain is locked or refused access ({detail}); unlock it and try again, or {FILE_HINT}"
+    )]
+    Locked {
+        /// What the platform said, in words (never a value).
+        detail: String,
+    },
+    /// A name that is not one of [`NAMES`]. Code `secret_unknown_name`.
+    #[error("'{0}' is not a secret name: use upload-token, smtp-password or proxy-password")]
+    UnknownName(String),
+    /// The secrets file could not be read or written. Code `secret_store_io`.
+    #[error("secrets file {}: {source}", .path.display())]
+    Io {
+        /// The file (or its directory).
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The secrets file can be read by other users, so it is not used.
+    /// Code `secret_file_insecure`.
+    #[error(
+        "secrets file {} can be read by other users (mode {mode:o}); run `chmod 600` on it",
+        .path.display()
+    )]
+    Insecure {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// Anything else: a damaged secrets file, a keychain failure. Code
+    /// `secret_store_error`.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl SecretError {
+    /// A stable, machine-readable code (the API and `printscout secret`
+    /// report it).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SecretError::NoStore { .. } => "secret_store_unavailable",
+            SecretError::Locked { .. } => "secret_store_locked",
+            SecretError::UnknownName(_) => "secret_unknown_name",
+            SecretError::Io { .. } => "secret_store_io",
+            SecretError::Insecure { .. } => "secret_file_insecure",
+            SecretError::Other(_) => "secret_store_error",
+        }
+    }
+}
+
+/// Refuses names outside [`NAMES`].
+pub fn check_name(name: &str) -> Result<(), SecretError> {
+    if NAMES.contains(&name) {
+        Ok(())
+    } else {
+        Err(SecretError::UnknownName(name.to_string()))
+    }
+}
+
+/// A place secrets are kept. Every method refuses names outside [`NAMES`].
+pub trait SecretStore: Send + Sync + fmt::Debug {
+    /// `"keyring"`, `"file"` or `"memory"`.
+    fn kind(&self) -> &'static str;
+
+    /// Where the secrets are, in words for a user (`the keychain (service
+    /// "printscout")`, the file's path). Never a value.
+    fn location(&self) -> String {
+        self.kind().to_string()
+    }
+
+    /// The value, or `None` when it was never set (or was deleted).
+    fn get(&self, name: &str) -> Result<Option<Secret>, SecretError>;
+
+    /// Stores the value, replacing any earlier one.
+    fn set(&self, name: &str, value: &Secret) -> Result<(), SecretError>;
+
+    /// Removes the value; deleting a value that is not set is not an error.
+    fn delete(&self, name: &str) -> Result<(), SecretError>;
+
+    /// Whether a value is set.
+    fn is_set(&self, name: &str) -> Result<bool, SecretError> {
+        Ok(self.get(name)?.is_some())
+    }
+}
+
+/// The store the configuration asks for: the OS keychain (`[secrets] store =
+/// "keyring"`, the default) or `<data_dir>/secrets.json` (`"file"`). Opening
+/// never fails; a missing keychain shows as an error on first use.
+pub fn open(config: &Config, data_dir: &Path) -> Arc<dyn SecretStore> {
+    match config.secrets.store {
+        SecretStoreKind::Keyring => Arc::new(KeyringStore::new(SERVICE)),
+        SecretStoreKind::File => Arc::new(FileStore::new(data_dir.join(FILE_NAME))),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The OS keychain.
+
+type PlatformStore = Arc<keyring_core::CredentialStore>;
+
+/// The OS keychain through keyring-core. The platform store is connected on
+/// first use and kept; a failed connection is retried on the next call (a
+/// keychain may be started or unlocked meanwhile).
+pub struct KeyringStore {
+    service: String,
+    store: Mutex<Option<PlatformStore>>,
+    fixed: bool,
+}
+
+impl KeyringStore {
+    /// The platform's keychain, entries under `service` (normally
+    /// [`SERVICE`]; tests use their own).
+    pub fn new(service: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            store: Mutex::new(None),
+            fixed: false,
+        }
+    }
+
+    /// Over a given keyring-core store, e.g. `keyring_core::mock::Store` in
+    /// tests.
+    pub fn with_store(service: impl Into<String>, store: PlatformStore) -> Self {
+        Self {
+            service: service.into(),
+            store: Mutex::new(Some(store)),
+            fixed: true,
+        }
+    }
+
+    /// The keychain service name.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    fn platform(&self) -> Result<PlatformStore, SecretError> {
+        let mut slot = self
+            .store
+            .lock()
+            .map_err(|_| SecretError::Other("the keychain connection was poisoned".into()))?;
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        if self.fixed {
+            return Err(SecretError::NoStore {
+                detail: "the keychain was released".into(),
+            });
+        }
+        let store = connect_platform().map_err(|e| match e {
+            keyring_core::Error::NoStorageAccess(_) => SecretError::Locked {
+                detail: describe(&e),
+            },
+            other => SecretError::NoStore {
+                detail: describe(&other),
+            },
+        })?;
+        *slot = Some(store.clone());
+        Ok(store)
+    }
+
+    fn entry(&self, name: &str) -> Result<keyring_core::Entry, SecretError> {
+        check_name(name)?;
+        self.platform()?
+            .build(&self.service, name, None)
+            .map_err(map_keyring)
+    }
+}
+
+impl fmt::Debug for KeyringStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let connected = self.store.lock().map(|s| s.is_some()).unwrap_or(false);
+        f.debug_struct("KeyringStore")
+            .field("service", &self.service)
+            .field("connected", &connected)
+            .finish()
+    }
+}
+
+impl SecretStore for KeyringStore {
+    fn kind(&self) -> &'static str {
+        "keyring"
+    }
+
+    fn location(&self) -> String {
+        format!("the keychain (service \"{}\")", self.service)
+    }
+
+    fn get(&self, name: &str) -> Result<Option<Secret>, SecretError> {
+        match self.entry(name)?.get_password() {
+            Ok(v) => Ok(Some(Secret::new(v))),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(map_keyring(e)),
+        }
+    }
+
+    fn set(&self, name: &str, value: &Secret) -> Result<(), SecretError> {
+        self.entry(name)?
+            .set_password(value.expose())
+            .map_err(map_keyring)
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SecretError> {
+        match self.entry(name)?.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(e) => Err(map_keyring(e)),
+        }
+    }
+}
+
+#[cfg(all(
+    unix,
+    not(any(target_os = "macos", target_os = "ios", target_os = "android"))
+))]
+fn connect_platform() -> keyring_core::Result<PlatformStore> {
+    let store: PlatformStore = zbus_secret_service_keyring_store::Store::new()?;
+    Ok(store)
+}
+
+#[cfg(target_os = "macos")]
+fn connect_platform() -> keyring_core::Result<PlatformStore> {
+    let store: PlatformStore = apple_native_keyring_store::keychain::Store::new()?;
+    Ok(store)
+}
+
+#[cfg(windows)]
+fn connect_platform() -> keyring_core::Result<PlatformStore> {
+    let store: PlatformStore = windows_native_keyring_store::Store::new()?;
+    Ok(store)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn connect_platform() -> keyring_core::Result<PlatformStore> {
+    Err(keyring_core::Error::NoDefaultStore)
+}
+
+/// Maps a keyring-core error on an operation to ours. No storage access is
+/// a locked (or refusing) keychain; a platform failure means the keychain
+/// cannot be used here.
+fn map_keyring(e: keyring_core::Error) -> SecretError {
+    match &e {
+        keyring_core::Error::NoStorageAccess(_) => SecretError::Locked {
+            detail: describe(&e),
+        },
+        keyring_core::Error::NoDefaultStore | keyring_core::Error::PlatformFailure(_) => {
+            SecretError::NoStore {
+                detail: describe(&e),
+            }
+        }
+        _ => SecretError::Other(format!("the keychain refused: {}", describe(&e))),
+    }
+}
+
+/// keyring-core's error in words, without anything that could hold a value:
+/// `BadEncoding`/`BadDataFormat` carry the stored bytes and `Ambiguous`
+/// prints entries, so those get fixed words.
+fn describe(e: &keyring_core::Error) -> String {
+    use keyring_core::Error as E;
+    match e {
+        E::PlatformFailure(inner) => inner.to_string(),
+        E::NoStorageAccess(inner) => inner.to_string(),
+        E::NoEntry => "no such entry".into(),
+        E::BadEncoding(_) => "the stored value is not UTF-8 text".into(),
+        E::BadDataFormat(..) => "the stored value is damaged".into(),
+        E::BadStoreFormat(why) => format!("the keychain is damaged: {why}"),
+        E::TooLong(what, max) => format!("{what} is longer than the keychain allows ({max})"),
+        E::Invalid(what, why) => format!("{what} is invalid: {why}"),
+        E::Ambiguous(items) => format!("{} keychain entries match", items.len()),
+        E::NoDefaultStore => "no platform keychain".into(),
+        E::NotSupportedByStore(why) => format!("not supported by the keychain: {why}"),
+        _ => "unknown keychain error".into(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The opt-in file.
+
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileContents {
+    /// The layout version, 1.
+    format: u32,
+    /// Name to value.
+    secrets: BTreeMap<String, String>,
+}
+
+/// Secrets in a JSON file readable only by the service user (mode 0600),
+/// for machines without a keychain. Opt-in only (`[secrets] store =
+/// "file"`). Every call reads the file again, so a value set by
+/// `printscout secret set` is seen by a running service; writes are atomic.
+pub struct FileStore {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl FileStore {
+    /// A store in `path` (normally `<data_dir>/secrets.json`). Nothing is
+    /// created until the first [`SecretStore::set`].
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, source: std::io::Error) -> SecretError {
+        SecretError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn read(&self) -> Result<FileContents, SecretError> {
+        let file = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(FileContents {
+                    format: 1,
+                    ..FileContents::default()
+                });
+            }
+            Err(e) => return Err(self.io(e)),
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = file
+                .metadata()
+                .map_err(|e| self.io(e))?
+                .permissions()
+                .mode()
+                & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(SecretError::Insecure {
+                    path: self.path.clone(),
+                    mode,
+                });
+            }
+        }
+        let contents: FileContents =
+            serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+                // serde_json may quote a value in its message: say where only.
+                SecretError::Other(format!(
+                    "secrets file {} is damaged (line {}, column {}); delete it and set the secrets again",
+                    self.path.display(),
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+        if contents.format != 1 {
+            return Err(SecretError::Other(format!(
+                "secrets file {} has format {}, which this version does not read",
+                self.path.display(),
+                contents.format
+            )));
+        }
+        Ok(contents)
+    }
+
+    fn write(&self, contents: &FileContents) -> Result<(), SecretError> {
+        let dir = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        crate::store::create_private_dir(dir).map_err(|source| SecretError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let text = serde_json::to_vec_pretty(contents)
+            .map_err(|_| SecretError::Other("cannot encode the secrets file".into()))?;
+        write_private_atomically(&self.path, &text).map_err(|e| self.io(e))
+    }
+
+    fn guard(&self) -> Result<std::sync::MutexGuard<'_, ()>, SecretError> {
+        self.lock
+            .lock()
+            .map_err(|_| SecretError::Other("the secrets file lock was poisoned".into()))
+    }
+}
+
+impl fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SecretStore for FileStore {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
+    fn location(&self) -> String {
+        format!("the file {}", self.path.display())
+    }
+
+    fn get(&self, name: &str) -> Result<Option<Secret>, SecretError> {
+        check_name(name)?;
+        let _g = self.guard()?;
+        Ok(self.read()?.secrets.remove(name).map(Secret::new))
+    }
+
+    fn set(&self, name: &str, value: &Secret) -> Result<(), SecretError> {
+        check_name(name)?;
+        let _g = self.guard()?;
+        let mut contents = self.read()?;
+        contents
+            .secrets
+            .insert(name.to_string(), value.expose().to_string());
+        self.write(&contents)
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SecretError> {
+        check_name(name)?;
+        let _g = self.guard()?;
+        let mut contents = self.read()?;
+        if contents.secrets.remove(name).is_some() {
+            self.write(&contents)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file (mode 0600) in the
+/// same directory, fsync, rename over `path`, fsync of the directory (best
+/// effort). A reader sees the old file or the new one, never a part.
+pub(crate) fn write_private_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o600));
+    }
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    #[cfg(unix)]
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// In memory.
+
+/// Secrets in memory only, for tests (here and in the API's). `Debug` lists
+/// which names are set, never a value.
+#[derive(Default)]
+pub struct MemoryStore {
+    values: Mutex<HashMap<String, Secret>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn values(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, Secret>>, SecretError> {
+        self.values
+            .lock()
+            .map_err(|_| SecretError::Other("the memory store was poisoned".into()))
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut set: Vec<String> = self
+            .values
+            .lock()
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default();
+        set.sort();
+        f.debug_struct("MemoryStore").field("set", &set).finish()
+    }
+}
+
+impl SecretStore for MemoryStore {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn location(&self) -> String {
+        "memory (not kept)".into()
+    }
+
+    fn get(&self, name: &str) -> Result<Option<Secret>, SecretError> {
+        check_name(name)?;
+        Ok(self.values()?.get(name).cloned())
+    }
+
+    fn set(&self, name: &str, value: &Secret) -> Result<(), SecretError> {
+        check_name(name)?;
+        self.values()?.insert(name.to_string(), value.clone());
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SecretError> {
+        check_name(name)?;
+        self.values()?.remove(name);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_a_distinct_stable_code() {
+        let errors = [
+            SecretError::NoStore { detail: "x".into() },
+            SecretError::Locked { detail: "x".into() },
+            SecretError::UnknownName("x".into()),
+            SecretError::Io {
+                path: "x".into(),
+                source: std::io::Error::other("x"),
+            },
+            SecretError::Insecure {
+                path: "x".into(),
+                mode: 0o644,
+            },
+            SecretError::Other("x".into()),
+        ];
+        let mut codes: Vec<&str> = errors.iter().map(SecretError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), errors.len());
+    }
+
+    #[test]
+    fn a_missing_keychain_tells_the_user_about_the_file_store() {
+        let e = SecretError::NoStore {
+            detail: "no session bus".into(),
+        };
+        assert!(e.to_string().contains("[secrets] store = \"file\""), "{e}");
+        assert_eq!(e.code(), "secret_store_unavailable");
+    }
+
+    #[test]
+    fn keychain_errors_holding_bytes_are_described_without_them() {
+        let e = keyring_core::Error::BadEncoding(b"SENTINEL-bytes".to_vec());
+        let shown = map_keyring(e).to_string();
+        assert!(!shown.contains("SENTINEL"), "{shown}");
+        let e = keyring_core::Error::BadDataFormat(
+            b"SENTINEL-bytes".to_vec(),
+            Box::new(std::io::Error::other("bad")),
+        );
+        let err = map_keyring(e);
+        assert!(!format!("{err} {err:?}").contains("SENTINEL"));
+    }
+}
