@@ -5,7 +5,8 @@
 #     cupsd for the local-spooler tests), avahi-daemon + avahi-utils (DNS-SD announcer
 #     inside the lab's namespaces; the tests never start it in the root namespace),
 #     curl (the API's DNS-rebinding test), tinyproxy (the proxy peer of the connectivity
-#     test), gsettings + its schemas (the GNOME proxy setting), ca-certificates,
+#     test), gsettings + its schemas (the GNOME proxy setting), ca-certificates, wrk (the
+#     peer figure of scripts/bench-api.sh),
 #     dbus + gnome-keyring + libsecret-tools (the
 #     secret store's test against a real Secret Service, scripts/test-keyring.sh)
 #   - a Python venv with the SNMP simulator snmpsim 1.2.2 (pinned, see PINS below)
@@ -65,6 +66,7 @@ missing_apt_packages() {
   have_cmd avahi-browse || need+=(avahi-utils)
   have_cmd curl || need+=(curl)
   have_cmd tinyproxy || need+=(tinyproxy)
+  have_cmd wrk || need+=(wrk)
   have_cmd gsettings || need+=(libglib2.0-bin)
   [ -f /usr/share/glib-2.0/schemas/org.gnome.system.proxy.gschema.xml ] || need+=(gsettings-desktop-schemas)
   [ -f /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)

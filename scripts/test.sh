@@ -3,7 +3,8 @@
 #   1. scripts/setup.sh (net-snmp tools and agent, the snmpsim venv)
 #   2. cargo fmt --check and cargo clippy -D warnings over the workspace
 #   3. cargo test --workspace (unit tests, and tests against real snmpsim / snmpd peers
-#      on loopback, started and stopped by the tests themselves)
+#      on loopback, started and stopped by the tests themselves); schemathesis against
+#      the served OpenAPI document; the secret store against a real Secret Service
 #   4. when the shared SNMP corpus is present ($PRINTSCOUT_CORPUS, else ../shared/corpus):
 #      its scorer against `printscout read --json`, failing below 95 % of asserted fields
 #   5. a short fuzz run of the SNMP decoder and the reading interpreter
@@ -19,6 +20,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== tests"
 cargo test --workspace
+
+echo "== API against its OpenAPI document (schemathesis, in a loopback-only network namespace)"
+bash scripts/schemathesis.sh
 
 echo "== secret store against a real Secret Service (gnome-keyring in a private D-Bus session)"
 bash scripts/test-keyring.sh

@@ -47,6 +47,12 @@ pub struct ApiContext {
     /// read they come from: the list is answered without re-parsing 1,000
     /// readings on every request.
     pub(crate) summaries: Mutex<SummaryCache>,
+    /// The encoded printer list and the reader's `PRAGMA data_version` it was
+    /// built at: any commit by the collector (or anyone) changes the version.
+    pub(crate) list_cache: Mutex<Option<(i64, axum::body::Bytes)>>,
+    /// A list is being rebuilt: requests meanwhile get the previous one
+    /// (stale by at most that rebuild) instead of queueing behind it.
+    pub(crate) list_rebuilding: std::sync::atomic::AtomicBool,
     /// Applied to the collector's settings after each change: the service's
     /// command-line overrides (`--status-every`…) outlive a settings change.
     pub(crate) tune: Mutex<Option<SettingsTuning>>,
@@ -101,6 +107,8 @@ impl ApiContext {
             scans: Mutex::new(Scans::default()),
             scan_events,
             summaries: Mutex::new(HashMap::new()),
+            list_cache: Mutex::new(None),
+            list_rebuilding: std::sync::atomic::AtomicBool::new(false),
             tune: Mutex::new(None),
             closing: tokio_util::sync::CancellationToken::new(),
         }))

@@ -88,6 +88,7 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     // The health check is served by the server module without a token; it is
     // described here so clients find it in the document.
     doc.merge(HealthDoc::openapi());
+    document_errors(&mut doc);
     let served = doc.clone();
     let router = router.route(
         OPENAPI_PATH,
@@ -97,6 +98,81 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         }),
     );
     (router, doc)
+}
+
+/// Adds the answers the server layers give to every operation — the
+/// security layer's 401 and 415, the extractors' 400 and 422 — so the
+/// document lists every status a client can get; and gives each state change
+/// without a body the `{}` JSON body the security layer asks for.
+fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    use utoipa::openapi::{Content, Ref, Response, Schema, schema::ObjectBuilder};
+    let error = |what: &str| {
+        Response::new(what).content_json(Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let has_params = path.contains('{');
+        let ops = [
+            (false, item.get.as_mut()),
+            (true, item.post.as_mut()),
+            (true, item.put.as_mut()),
+            (true, item.patch.as_mut()),
+            (true, item.delete.as_mut()),
+        ];
+        for (changes, op) in ops {
+            let Some(op) = op else { continue };
+            let r = &mut op.responses.responses;
+            let mut add = |code: &str, what: &str| {
+                r.entry(code.to_string())
+                    .or_insert_with(|| error(what).into());
+            };
+            if path != "/api/v1/health" {
+                add(
+                    "401",
+                    "no token, or not the right one (`token_missing`, `token_invalid`)",
+                );
+            }
+            add(
+                "400",
+                "a malformed request (`malformed_json`, `invalid_path`, `invalid_query`, `bad_request`)",
+            );
+            if has_params {
+                add("404", "no such resource (`not_found`)");
+            }
+            if changes {
+                add(
+                    "415",
+                    "not `Content-Type: application/json` (`unsupported_media_type`)",
+                );
+                add(
+                    "422",
+                    "a body of the wrong shape, or a value refused (`invalid_body`, …)",
+                );
+                if op.request_body.is_none() {
+                    op.request_body = Some(
+                        RequestBodyBuilder::new()
+                            .description(Some("an empty JSON object, `{}`"))
+                            .content(
+                                "application/json",
+                                Content::new(Some(Schema::Object(ObjectBuilder::new().build()))),
+                            )
+                            .build(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+trait ContentJson {
+    fn content_json(self, content: utoipa::openapi::Content) -> Self;
+}
+
+impl ContentJson for utoipa::openapi::Response {
+    fn content_json(mut self, content: utoipa::openapi::Content) -> Self {
+        self.content.insert("application/json".into(), content);
+        self
+    }
 }
 
 #[derive(OpenApi)]

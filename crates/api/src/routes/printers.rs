@@ -294,29 +294,66 @@ pub struct StatusPoint {
     tag = "printers",
     responses((status = 200, description = "the printers, by id", body = Vec<PrinterSummary>))
 )]
-pub async fn list(State(ctx): State<AppState>) -> Result<Json<Vec<PrinterSummary>>, ApiError> {
+pub async fn list(State(ctx): State<AppState>) -> Result<axum::response::Response, ApiError> {
+    use std::sync::atomic::Ordering;
+    let json = |body| {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    };
+    if ctx.list_rebuilding.load(Ordering::Acquire)
+        && let Ok(cache) = ctx.list_cache.lock()
+        && let Some((_, body)) = cache.as_ref()
+    {
+        return Ok(json(body.clone()));
+    }
     let c = ctx.clone();
-    let out = ctx
+    let body = ctx
         .read(move |store| {
-            let devices = store.devices(false).map_err(store_error)?;
-            let alerts = open_alert_counts(store)?;
-            let mut cache = c
-                .summaries
-                .lock()
-                .map_err(|_| ApiError::internal("the cache is unavailable"))?;
-            let mut out = Vec::with_capacity(devices.len());
-            for d in &devices {
-                let summary = summary_of(store, &mut cache, d)?;
-                out.push(summarise(
-                    d,
-                    &summary,
-                    alerts.get(&d.id).copied().unwrap_or(0),
-                ));
+            // The encoded list is kept until the database changes: polls
+            // commit a few times a second, the UI asks every few seconds.
+            let version = store.data_version().map_err(store_error)?;
+            if let Ok(cache) = c.list_cache.lock()
+                && let Some((v, body)) = cache.as_ref()
+                && *v == version
+            {
+                return Ok(body.clone());
             }
-            Ok(out)
+            c.list_rebuilding.store(true, Ordering::Release);
+            let rebuilt = (|| {
+                let devices = store.devices(false).map_err(store_error)?;
+                let alerts = open_alert_counts(store)?;
+                let out = {
+                    let mut cache = c
+                        .summaries
+                        .lock()
+                        .map_err(|_| ApiError::internal("the cache is unavailable"))?;
+                    let mut out = Vec::with_capacity(devices.len());
+                    for d in &devices {
+                        let summary = summary_of(store, &mut cache, d)?;
+                        out.push(summarise(
+                            d,
+                            &summary,
+                            alerts.get(&d.id).copied().unwrap_or(0),
+                        ));
+                    }
+                    out
+                };
+                let body = axum::body::Bytes::from(
+                    serde_json::to_vec(&out).map_err(|e| ApiError::internal(e.to_string()))?,
+                );
+                if let Ok(mut cache) = c.list_cache.lock() {
+                    *cache = Some((version, body.clone()));
+                }
+                Ok(body)
+            })();
+            c.list_rebuilding.store(false, Ordering::Release);
+            rebuilt
         })
         .await?;
-    Ok(Json(out))
+    Ok(json(body))
 }
 
 /// Adds a printer: reads it once (refusing one that does not answer unless
@@ -868,9 +905,15 @@ pub(crate) async fn resolve(target: &str, default_port: u16) -> Result<SocketAdd
             "'{t}' is not an address or host name"
         )));
     }
-    printscout_engine::discovery::targets::resolve_one(t, default_port)
+    let addr = printscout_engine::discovery::targets::resolve_one(t, default_port)
         .await
-        .map_err(|e| refused("name_unresolved", e.to_string()))
+        .map_err(|e| refused("name_unresolved", e.to_string()))?;
+    if addr.port() == 0 {
+        return Err(ApiError::bad_request(format!(
+            "'{t}': port 0 is not a port"
+        )));
+    }
+    Ok(addr)
 }
 
 /// 422 with a specific code.
