@@ -213,7 +213,11 @@ fn main() {
         worst_p99 = worst_p99.max(r.p99);
         verdicts.push(format!(
             "{c} conn.{}: {}",
-            if verdicts.len() >= opts.levels.len() { " + commits" } else { "" },
+            if verdicts.len() >= opts.levels.len() {
+                " + commits"
+            } else {
+                ""
+            },
             if r.p99 < TARGET_P99 { "met" } else { "missed" }
         ));
         println!(
@@ -277,7 +281,11 @@ fn main() {
         worst_p99 = worst_p99.max(r.p99);
         verdicts.push(format!(
             "{c} conn.{}: {}",
-            if verdicts.len() >= opts.levels.len() { " + commits" } else { "" },
+            if verdicts.len() >= opts.levels.len() {
+                " + commits"
+            } else {
+                ""
+            },
             if r.p99 < TARGET_P99 { "met" } else { "missed" }
         ));
         println!(
