@@ -18,8 +18,9 @@ for tool in dbus-run-session gnome-keyring-daemon; do
   fi
 done
 
-# Build outside the private session, so its time is not spent with a keyring running.
-cargo test -p printscout-engine --test secrets --no-run
+# Build outside the private session, so its time is not spent with a keyring running
+# (--workspace: the same features as the rest of the suite, so nothing is rebuilt).
+cargo test --workspace --test secrets --no-run
 
 # cargo and rustup must still be found once HOME points elsewhere.
 export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
@@ -38,9 +39,9 @@ private_session() {
 echo "== unlocked Secret Service: set, get, delete"
 private_session sh -c '
   printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  exec cargo test -p printscout-engine --test secrets -- --ignored keyring_ "$@"
+  exec cargo test --workspace --test secrets -- --ignored keyring_ "$@"
 ' sh "$@"
 
 echo "== locked Secret Service (D-Bus activated, never unlocked): refused, nothing on disk"
-private_session cargo test -p printscout-engine --test secrets -- \
+private_session cargo test --workspace --test secrets -- \
   --ignored secret_service_locked_ "$@"
