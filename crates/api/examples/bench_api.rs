@@ -20,7 +20,7 @@
 //!   addresses are loopback addresses where nothing listens, so even a poll that
 //!   slipped in before the pause would stay on 127.0.0.0/8.
 //! - **The client** runs on its own tokio runtime (2 threads; the server's runtime is
-//!   the default multi-thread one, as in `printscout run`): C tasks share one reqwest
+//!   one worker and at most four blocking threads, as in `printscout run`): C tasks share one reqwest
 //!   client with keep-alive (so C connections), each sending the next request when the
 //!   previous body has been read in full. For each C (default 1, 4, 16): a warm-up,
 //!   then a measured window; it prints requests/s, p50/p90/p99/max latency and the
@@ -116,6 +116,8 @@ fn main() {
     let started = Instant::now();
     // The server's runtime, built as `printscout run` builds its own.
     let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(4)
         .enable_all()
         .build()
         .expect("the server runtime");

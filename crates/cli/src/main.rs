@@ -138,10 +138,14 @@ fn main() -> ExitCode {
     if !matches!(cli.command, Command::Run(_)) {
         init_stderr_logging();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if matches!(cli.command, Command::Run(_)) {
+        // The service: one worker is plenty for the polls and the API (their
+        // blocking work runs on the blocking pool), and every thread that
+        // allocates costs a malloc arena of its own (decision 0005).
+        builder.worker_threads(1).max_blocking_threads(4);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("printscout: cannot start: {e}");
