@@ -10,6 +10,8 @@
 #     dbus + gnome-keyring + libsecret-tools (the
 #     secret store's test against a real Secret Service, scripts/test-keyring.sh)
 #   - a Python venv with the SNMP simulator snmpsim 1.2.2 (pinned, see PINS below)
+#   - a Python venv with the SMTP server aiosmtpd 1.4.6 (pinned, see SMTP_PINS below), the
+#     peer of the e-mailed report's tests (scripts/smtp-peer.py)
 # and makes sure the distro's own snmpd service is not left running (it would hold
 # 0.0.0.0:161 / 127.0.0.1:161; our tests start their own snmpd on free loopback ports).
 #
@@ -18,7 +20,8 @@
 #   scripts/setup.sh --check   only verify; exit 1 and say what is missing
 #
 # Locations:
-#   PRINTSCOUT_TOOLS_HOME  default ~/.cache/printscout; the venv is $PRINTSCOUT_TOOLS_HOME/venv-snmpsim
+#   PRINTSCOUT_TOOLS_HOME  default ~/.cache/printscout; the venvs are $PRINTSCOUT_TOOLS_HOME/venv-snmpsim
+#                          and $PRINTSCOUT_TOOLS_HOME/venv-aiosmtpd
 #   PRINTSCOUT_SNMPSIM_BIN is read by crates/testkit to use another snmpsim-command-responder.
 set -euo pipefail
 
@@ -165,6 +168,47 @@ install_venv() {
   return 1
 }
 
+# --- aiosmtpd venv (the SMTP peer) ----------------------------------------------------
+
+SMTP_VENV=$TOOLS_HOME/venv-aiosmtpd
+SMTP_PIN_MARKER=$SMTP_VENV/.printscout-pins
+
+# aiosmtpd 1.4.6 and the versions of its two dependencies it was checked with:
+# scripts/smtp-peer.py plain, with STARTTLS (offered and required), implicit TLS, and
+# AUTH PLAIN/LOGIN.  PRINTSCOUT_AIOSMTPD_PYTHON is read by crates/testkit to use another.
+SMTP_PINS=(
+  'aiosmtpd==1.4.6'
+  'atpublic==9.0.0'
+  'attrs==26.1.0'
+)
+
+smtp_venv_ok() {
+  [ -x "$SMTP_VENV/bin/python" ] || return 1
+  [ "$(cat "$SMTP_PIN_MARKER" 2> /dev/null || true)" = "${SMTP_PINS[*]}" ] || return 1
+  "$SMTP_VENV/bin/python" -c 'import aiosmtpd.smtp, ssl' > /dev/null 2>&1
+}
+
+install_smtp_venv() {
+  mkdir -p "$TOOLS_HOME"
+  local attempt
+  for attempt in 1 2; do
+    if [ ! -x "$SMTP_VENV/bin/python" ] || [ "$attempt" = 2 ]; then
+      log "creating venv $SMTP_VENV"
+      rm -rf "$SMTP_VENV"
+      python3 -m venv "$SMTP_VENV"
+    fi
+    log "pip install ${SMTP_PINS[*]}"
+    rm -f "$SMTP_PIN_MARKER"
+    if "$SMTP_VENV/bin/pip" install -q --disable-pip-version-check "${SMTP_PINS[@]}"; then
+      echo "${SMTP_PINS[*]}" > "$SMTP_PIN_MARKER"
+      smtp_venv_ok && return 0
+    fi
+    log "the aiosmtpd venv does not work yet; rebuilding it"
+  done
+  echo "setup.sh: could not install aiosmtpd into $SMTP_VENV" >&2
+  return 1
+}
+
 # --- main ---------------------------------------------------------------------------
 
 report() {
@@ -174,6 +218,7 @@ report() {
   echo "  snmpwalk       $(command -v snmpwalk || echo missing)"
   echo "  snmpsim venv   $VENV (${PINS[*]})"
   echo "  snmpsim        $RESPONDER"
+  echo "  aiosmtpd venv  $SMTP_VENV (${SMTP_PINS[*]})"
   echo "  (override with PRINTSCOUT_TOOLS_HOME, or PRINTSCOUT_SNMPSIM_BIN for the responder)"
 }
 
@@ -182,6 +227,7 @@ if [ "$MODE" = check ]; then
   missing=$(missing_apt_packages)
   [ -z "$missing" ] || problems+=("apt packages missing: $missing")
   venv_ok || problems+=("snmpsim venv missing or not working at $VENV (pins: ${PINS[*]})")
+  smtp_venv_ok || problems+=("aiosmtpd venv missing or not working at $SMTP_VENV (pins: ${SMTP_PINS[*]})")
   if system_snmpd_running; then
     log "note: the distro's snmpd service is running (port 161); tests do not need it"
   fi
@@ -212,6 +258,12 @@ if venv_ok; then
   log "snmpsim venv is up to date"
 else
   install_venv
+fi
+
+if smtp_venv_ok; then
+  log "aiosmtpd venv is up to date"
+else
+  install_smtp_venv
 fi
 
 report

@@ -58,6 +58,8 @@ pub struct ApiContext {
     pub(crate) tune: Mutex<Option<SettingsTuning>>,
     /// Fires at shutdown: event streams end so the server can stop.
     pub(crate) closing: tokio_util::sync::CancellationToken,
+    /// The upload loop, when the service runs one.
+    pub(crate) uplink: Mutex<Option<printscout_engine::uplink::upload::UplinkHandle>>,
 }
 
 /// A change the service applies to settings built from the configuration.
@@ -111,6 +113,7 @@ impl ApiContext {
             list_rebuilding: std::sync::atomic::AtomicBool::new(false),
             tune: Mutex::new(None),
             closing: tokio_util::sync::CancellationToken::new(),
+            uplink: Mutex::new(None),
         }))
     }
 
@@ -127,13 +130,27 @@ impl ApiContext {
     /// overrides applied.
     pub(crate) fn settings_for(&self, config: &Config) -> printscout_engine::collector::Settings {
         let mut settings =
-            printscout_engine::collector::Settings::from_config(config, &self.data_dir);
+            printscout_engine::collector::Settings::from_config(config, &self.data_dir)
+                .with_email(config, self.secrets.clone());
         if let Ok(t) = self.tune.lock()
             && let Some(t) = t.as_ref()
         {
             t(&mut settings);
         }
         settings
+    }
+
+    /// The service's upload loop: `sync` routes drive it, and settings
+    /// changes reach it.
+    pub fn set_uplink(&self, uplink: printscout_engine::uplink::upload::UplinkHandle) {
+        if let Ok(mut u) = self.uplink.lock() {
+            *u = Some(uplink);
+        }
+    }
+
+    /// The upload loop, if there is one.
+    pub(crate) fn uplink(&self) -> Option<printscout_engine::uplink::upload::UplinkHandle> {
+        self.uplink.lock().ok().and_then(|u| u.clone())
     }
 
     /// Ends the event streams (call before stopping the server).

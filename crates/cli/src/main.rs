@@ -11,9 +11,12 @@
 
 mod devices;
 mod human;
+mod report;
 mod scan;
 mod secret;
 mod service;
+mod sync;
+mod uplink_args;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +56,11 @@ enum Command {
     Export(devices::ExportArgs),
     /// Store, delete or check the upload token and the SMTP and proxy passwords.
     Secret(secret::SecretArgs),
+    /// Send the meter report by e-mail now (`--send-now`); without it, show where reports go
+    /// and how the last send went.
+    Report(report::ReportArgs),
+    /// Show how uploads are doing (last success, queue, errors, proxy); `--now` uploads at once.
+    Sync(sync::SyncArgs),
 }
 
 #[derive(Args)]
@@ -161,6 +169,8 @@ fn main() -> ExitCode {
             Command::History(args) => devices::history(args),
             Command::Export(args) => devices::export(args),
             Command::Secret(args) => secret::run(args),
+            Command::Report(args) => report::run(args).await,
+            Command::Sync(args) => sync::run(args).await,
         }
     });
     match result {

@@ -120,6 +120,8 @@ pub(crate) struct RunArgs {
     /// Directory of the built web UI (ui/dist) to serve.
     #[arg(long, env = "PRINTSCOUT_UI_DIR")]
     ui_dir: Option<PathBuf>,
+    #[command(flatten)]
+    uplink: crate::uplink_args::UplinkArgs,
 }
 
 /// Sets up logging for the service: stderr plus a daily file in `<dir>/logs`.
@@ -167,11 +169,13 @@ pub(crate) fn init_logging(
 }
 
 pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
-    let (config, dir) = args.data.resolve()?;
+    let (mut config, dir) = args.data.resolve()?;
+    args.uplink.apply(&mut config)?;
     let _guard = init_logging(&dir, &config)?;
     let store = Store::open_in(&dir)
         .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
-    let mut settings = Settings::from_config(&config, &dir);
+    let mut settings = Settings::from_config(&config, &dir)
+        .with_email(&config, printscout_engine::secrets::open(&config, &dir));
     apply_overrides(&mut settings, overrides(&args));
     let devices = store.devices(false)?.len();
     let poller = poller_from(&config)?;
@@ -188,14 +192,35 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
     let handle = collector::start(settings, store, Arc::new(poller), Arc::new(SystemClock));
+    let secrets = printscout_engine::secrets::open(&config, &dir);
+    // The upload loop idles while no URL is configured; a settings change
+    // through the API can start it.
+    let stop_uplink = tokio_util::sync::CancellationToken::new();
+    let uplink = printscout_engine::uplink::upload::spawn(
+        &config,
+        secrets.clone(),
+        dir.clone(),
+        printscout_engine::uplink::upload::UploadOptions::default(),
+        stop_uplink.clone(),
+    );
+    if !config.upload.url.is_empty() {
+        tracing::info!(
+            url = %printscout_engine::uplink::redact_url(&config.upload.url),
+            every = %humantime::format_duration(config.upload.every),
+            "uploading readings"
+        );
+    }
     let config_file = args.data.config_file(&dir);
-    let (api, api_state) = match start_api(&args, &handle, &dir, config_file, config).await {
+    let started = start_api(&args, &handle, &dir, config_file, config, secrets).await;
+    let (api, api_state) = match started {
         Ok(api) => api,
         Err(e) => {
+            stop_uplink.cancel();
             handle.shutdown().await;
             return Err(e);
         }
     };
+    api_state.set_uplink(uplink);
     println!(
         "PrintScout is running. Open {} in a browser on this computer (API token: {}).",
         api.url(),
@@ -205,6 +230,9 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     tracing::info!("stopping: finishing readings being written");
     api_state.close_streams();
     api.shutdown().await;
+    // An upload in flight is abandoned: its batch goes again, with the
+    // same Idempotency-Key, at the next start.
+    stop_uplink.cancel();
     handle.shutdown().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
@@ -218,11 +246,11 @@ async fn start_api(
     dir: &Path,
     config_file: PathBuf,
     config: Config,
+    secrets: Arc<dyn printscout_engine::secrets::SecretStore>,
 ) -> Result<(
     printscout_api::server::Running,
     printscout_api::state::AppState,
 )> {
-    let secrets = printscout_engine::secrets::open(&config, dir);
     let port = args.api_port.unwrap_or(config.api.port);
     let ctx = printscout_api::state::ApiContext::new(
         handle.control(),

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use printscout_testkit::cmd::shown as text;
 use printscout_testkit::{Snmpd, free_udp_port, recordings_dir};
 
 fn printscout(data: &Path, args: &[&str]) -> Output {
@@ -19,15 +20,6 @@ fn printscout(data: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run printscout")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn at(net: &str, host: u8, port: u16) -> SocketAddr {

@@ -4,9 +4,10 @@
 //! bus, `set` fails with the stable code, tells the user about the file
 //! store, and writes nothing.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+use printscout_testkit::cmd::{output_with_stdin, shown};
 
 const SENTINEL: &str = "SENTINEL-cli-7f3a";
 
@@ -15,7 +16,8 @@ const SENTINEL: &str = "SENTINEL-cli-7f3a";
 fn secret(dir: &Path, config: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let cfg = dir.join("printscout.toml");
     std::fs::write(&cfg, config).expect("write config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_printscout"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_printscout"));
+    command
         .arg("secret")
         .args(args)
         .arg("--config")
@@ -28,34 +30,8 @@ fn secret(dir: &Path, config: &str, args: &[&str], stdin: Option<&str>) -> Outpu
             "DBUS_SESSION_BUS_ADDRESS",
             format!("unix:path={}", dir.join("no-bus").display()),
         )
-        .env_remove("PRINTSCOUT_LOG")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run printscout");
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("a stdin pipe")
-            .write_all(text.as_bytes())
-            .expect("write stdin");
-    }
-    child.wait_with_output().expect("printscout finishes")
-}
-
-fn shown(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+        .env_remove("PRINTSCOUT_LOG");
+    output_with_stdin(command, stdin)
 }
 
 fn assert_no_value(o: &Output) {

@@ -428,7 +428,8 @@ pub struct StoreSettings {
     /// that file's directory by [`Config::load`].
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "path_text")]
     pub data_dir: Option<PathBuf>,
-    /// Most items kept in the outbox waiting to be sent (at least 1). Default 100,000.
+    /// Most items kept in the outbox waiting to be sent (at least 1). Default
+    /// 250,000: a week of 1,000 printers at the default schedules.
     pub outbox_max: usize,
 }
 
@@ -436,7 +437,7 @@ impl Default for StoreSettings {
     fn default() -> Self {
         Self {
             data_dir: None,
-            outbox_max: 100_000,
+            outbox_max: 250_000,
         }
     }
 }
@@ -463,7 +464,7 @@ impl Default for ApiSettings {
 
 /// `[upload]`: the HTTPS upload. The site token is the secret
 /// [`crate::secrets::UPLOAD_TOKEN`], never a key here.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UploadSettings {
     /// `https://…`; empty = no upload. `http://` only for a loopback host.
@@ -473,6 +474,19 @@ pub struct UploadSettings {
     /// that file's directory by [`Config::load`].
     #[serde(with = "optional_path")]
     pub ca_file: Option<PathBuf>,
+    /// How often what is queued is sent (at least 1 s). Default 5 minutes.
+    #[serde(with = "duration")]
+    pub every: Duration,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            ca_file: None,
+            every: Duration::from_secs(5 * 60),
+        }
+    }
 }
 
 /// `[email]`: the e-mailed report. The SMTP password is the secret
@@ -489,6 +503,11 @@ pub struct EmailSettings {
     pub to: Vec<String>,
     /// The SMTP user; empty = no authentication.
     pub user: String,
+    /// An extra trusted CA certificate (PEM) for the SMTP server's TLS; `None`
+    /// (written `""`) = none. Relative to the file's directory, like
+    /// `upload.ca_file`.
+    #[serde(with = "optional_path")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// How the uplink finds its proxy.
@@ -642,7 +661,11 @@ impl Config {
             other => other,
         })?;
         if let Some(parent) = path.parent() {
-            for p in [&mut config.store.data_dir, &mut config.upload.ca_file] {
+            for p in [
+                &mut config.store.data_dir,
+                &mut config.upload.ca_file,
+                &mut config.email.ca_file,
+            ] {
                 if let Some(rel) = p.as_ref().filter(|d| d.is_relative()) {
                     *p = Some(parent.join(rel));
                 }
@@ -827,27 +850,27 @@ impl Config {
                 "must not be empty (leave it out for none)",
             ));
         }
+        if u.every < Duration::from_secs(1) {
+            return Err(invalid("upload.every", "must be at least 1s"));
+        }
+        if self
+            .email
+            .ca_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid(
+                "email.ca_file",
+                "must not be empty (leave it out for none)",
+            ));
+        }
 
         let e = &self.email;
         if !e.smtp_url.trim().is_empty() {
             let url = parse_url("email.smtp_url", &e.smtp_url)?;
-            if !matches!(url.scheme(), "smtp" | "smtps") {
-                return Err(invalid(
-                    "email.smtp_url",
-                    format!(
-                        "must be smtp://host:port or smtps://host:port (got {}://)",
-                        url.scheme()
-                    ),
-                ));
-            }
             refuse_credentials_in_url("email.smtp_url", &url, crate::secrets::SMTP_PASSWORD)?;
-            if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some()
-            {
-                return Err(invalid(
-                    "email.smtp_url",
-                    "must be just smtp://host:port or smtps://host:port (no path or options)",
-                ));
-            }
+            crate::uplink::email::parse_smtp_url(&e.smtp_url)
+                .map_err(|words| invalid("email.smtp_url", words))?;
             if e.from.trim().is_empty() {
                 return Err(invalid(
                     "email.from",

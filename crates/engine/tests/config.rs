@@ -190,7 +190,7 @@ fn an_empty_file_is_the_built_in_defaults() {
     assert_eq!(d.log.level, "info");
     assert_eq!(d.log.keep_files, 7);
     assert_eq!(d.store.data_dir, None);
-    assert_eq!(d.store.outbox_max, 100_000);
+    assert_eq!(d.store.outbox_max, 250_000);
     assert_eq!(d.api.port, 9161);
     assert_eq!(d.upload.url, "");
     assert_eq!(d.upload.ca_file, None);

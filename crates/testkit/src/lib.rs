@@ -1,6 +1,11 @@
-//! Test support for PrintScout: starts **real** SNMP peers on loopback and stops them.
+//! Test support for PrintScout: starts **real** peers on loopback and stops them.
 //!
 //! What this crate owns:
+//! - [`upload_server`]: the HTTPS upload receiver with a test CA, told at run time to
+//!   refuse, fail, drop, hang or answer 413; [`tinyproxy`]: Debian's tinyproxy with Basic
+//!   auth; [`smtp`]: an aiosmtpd SMTP server (plain, STARTTLS, implicit TLS, AUTH) saving
+//!   what it receives; [`logs`]: this process's log lines in memory (secret checks);
+//!   [`cmd`]: running the `printscout` binary with a stdin text.
 //! - [`Snmpsim`]: the snmpsim 1.2.2 simulator (installed by `scripts/setup.sh` into a venv)
 //!   serving a directory of `.snmprec` recordings; community (and SNMPv3 context) = file stem.
 //! - [`Snmpd`]: net-snmp `snmpd` serving one recording, converted by
@@ -28,15 +33,20 @@
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 
+pub mod cmd;
 pub mod cups;
 pub mod host_agent;
+pub mod logs;
 pub mod netns;
 pub mod netsnmp;
 mod probe;
 mod process;
+pub mod smtp;
 mod snmpd;
 mod snmprec;
 mod snmpsim;
+pub mod tinyproxy;
+pub mod upload_server;
 
 pub use probe::v2c_get_answers;
 pub use snmpd::{SNMPD_DISABLED_MODULES, Snmpd, loopback_farm};

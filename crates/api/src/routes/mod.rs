@@ -14,7 +14,9 @@ pub mod export;
 pub mod networks;
 pub mod printers;
 pub mod proxy;
+pub mod report;
 pub mod settings;
+pub mod sync;
 
 use axum::Router;
 use axum::routing::get;
@@ -80,6 +82,8 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(settings::get_settings, settings::patch_settings))
         .routes(routes!(proxy::report))
         .routes(routes!(proxy::test))
+        .routes(routes!(sync::sync_status, sync::sync_now))
+        .routes(routes!(report::send))
         .routes(routes!(events::list))
         .routes(routes!(events::stream))
         .routes(routes!(export::export))

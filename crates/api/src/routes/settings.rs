@@ -494,6 +494,11 @@ pub(crate) fn change_config(
         tracing::info!(file = %ctx.config_path.display(), "settings changed and saved");
         *current = next.clone();
     }
+    // A new URL, proxy or token (stored above even when the file did not
+    // change): the upload loop takes it and tries at once.
+    if let Some(uplink) = ctx.uplink() {
+        uplink.reconfigure(&next);
+    }
     Ok(next)
 }
 

@@ -65,6 +65,28 @@ pub struct Settings {
     pub reports_dir: Option<PathBuf>,
     /// Whether rediscovery runs (it needs selected networks).
     pub rediscovery: bool,
+    /// E-mail each scheduled report (`None`: no e-mail). Set with
+    /// [`Settings::with_email`].
+    pub email: Option<EmailJob>,
+}
+
+/// What e-mailing the scheduled report needs: the configuration (`[email]`,
+/// and what the report body shows) and the store holding the SMTP password.
+#[derive(Clone)]
+pub struct EmailJob {
+    /// The configuration the report is sent by.
+    pub config: Arc<crate::config::Config>,
+    /// Where the SMTP password is.
+    pub secrets: Arc<dyn crate::secrets::SecretStore>,
+}
+
+impl std::fmt::Debug for EmailJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailJob")
+            .field("to", &self.config.email.to)
+            .field("secrets", &self.secrets.kind())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Settings {
@@ -81,6 +103,7 @@ impl Default for Settings {
             catch_up_window: Duration::from_secs(60),
             reports_dir: None,
             rediscovery: false,
+            email: None,
         }
     }
 }
@@ -104,6 +127,21 @@ impl Settings {
             ..Settings::default()
         }
     }
+
+    /// The same settings, e-mailing each scheduled report as `config`'s
+    /// `[email]` says (nothing changes when it names no SMTP server), with
+    /// the SMTP password from `secrets`.
+    pub fn with_email(
+        mut self,
+        config: &crate::config::Config,
+        secrets: Arc<dyn crate::secrets::SecretStore>,
+    ) -> Settings {
+        self.email = crate::uplink::email::is_configured(config).then(|| EmailJob {
+            config: Arc::new(config.clone()),
+            secrets,
+        });
+        self
+    }
 }
 
 /// The event rules a configuration file describes.
@@ -115,6 +153,7 @@ pub fn rules_from(config: &crate::config::Config) -> Rules {
         },
         offline_after: config.thresholds.offline_after,
         outbox_max: config.store.outbox_max,
+        queue: !config.upload.url.trim().is_empty(),
     }
 }
 
@@ -913,26 +952,65 @@ impl Scheduler {
         }
     }
 
+    /// Writes the scheduled report into `reports_dir`, then e-mails it when
+    /// `[email]` is configured. The e-mail covers everything since the end
+    /// of the last scheduled report that was sent (`email_covered_until`),
+    /// so a failed send (logged, recorded in `meta.last_email_error`) is made
+    /// up by the next one, which is tried at the next interval: no gap.
     fn report_task(&self, now: Ms) -> impl std::future::Future<Output = ()> + Send + 'static {
         let shared = self.shared.clone();
         let dir = self.settings.reports_dir.clone();
         let period = ms(self.settings.report_every);
+        let email = self.settings.email.clone();
         async move {
-            let Some(dir) = dir else { return };
-            let written = tokio::task::spawn_blocking(move || {
-                let store = shared
-                    .store
-                    .lock()
-                    .map_err(|_| "the store is unavailable".to_string())?;
-                let files = write_daily_report(&store, &dir, now - period, now)?;
-                let _ = store.set_meta("last_report", &now.to_string());
-                Ok::<_, String>(files)
+            if let Some(dir) = dir {
+                let shared = shared.clone();
+                let written = tokio::task::spawn_blocking(move || {
+                    let store = shared
+                        .store
+                        .lock()
+                        .map_err(|_| "the store is unavailable".to_string())?;
+                    let files = write_daily_report(&store, &dir, now - period, now)?;
+                    let _ = store.set_meta("last_report", &now.to_string());
+                    Ok::<_, String>(files)
+                })
+                .await;
+                match written {
+                    Ok(Ok(files)) => tracing::info!(?files, "report written"),
+                    Ok(Err(e)) => tracing::error!("could not write the report: {e}"),
+                    Err(e) => tracing::error!("the report task failed: {e}"),
+                }
+            }
+            let Some(job) = email else { return };
+            use crate::uplink::email::{META_COVERED_UNTIL, send_report};
+            let reader = shared.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                reader.store.lock().ok().map(|s| {
+                    let covered = s
+                        .meta(META_COVERED_UNTIL)
+                        .ok()
+                        .flatten()
+                        .and_then(|v| v.parse::<i64>().ok());
+                    (s.path().to_path_buf(), covered)
+                })
             })
             .await;
-            match written {
-                Ok(Ok(files)) => tracing::info!(?files, "report written"),
-                Ok(Err(e)) => tracing::error!("could not write the report: {e}"),
-                Err(e) => tracing::error!("the report task failed: {e}"),
+            let Ok(Some((path, covered))) = found else {
+                tracing::error!("the report was not e-mailed: the store is unavailable");
+                return;
+            };
+            let from = covered.filter(|c| *c < now).unwrap_or(now - period);
+            // Logged and recorded in `meta` by `send_report` either way.
+            if send_report(&job.config, job.secrets.clone(), &path, (from, now))
+                .await
+                .is_ok()
+            {
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Ok(s) = shared.store.lock() {
+                        let _ = s.set_meta(META_COVERED_UNTIL, &now.to_string());
+                    }
+                })
+                .await;
             }
         }
     }
@@ -950,7 +1028,8 @@ impl Scheduler {
                 _ => now,
             }
         });
-        let report = self.settings.reports_dir.as_ref().map(|_| {
+        let reporting = self.settings.reports_dir.is_some() || self.settings.email.is_some();
+        let report = reporting.then(|| {
             let iv = ms(self.settings.report_every);
             match meta("last_report") {
                 Some(last) if last + iv > now => last + iv,

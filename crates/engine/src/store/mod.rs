@@ -18,6 +18,7 @@
 
 pub mod credential;
 pub mod identity;
+mod outbox;
 mod record;
 mod report;
 pub mod schema;
@@ -31,6 +32,7 @@ use serde::Serialize;
 use crate::events::{Event, EventKind, Severity};
 use crate::snmp::Credential;
 
+pub use outbox::{OutboxSummary, PendingBatch};
 pub use record::{PollKind, PollOutcome, PollResult, Recorded, Rules};
 pub use report::{History, HistoryPoint, StatusChange};
 
@@ -64,6 +66,9 @@ pub enum StoreError {
     /// No such device.
     #[error("no device {0}")]
     NoDevice(String),
+    /// A value the store refuses (words say which).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The file name of the database inside the data directory.
@@ -514,7 +519,9 @@ impl Store {
     pub fn outbox_stats(&self) -> Result<(i64, i64), StoreError> {
         let queued: i64 = self
             .conn
-            .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))?;
+            .query_row("SELECT n FROM outbox_size WHERE one = 1", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
         let dropped = self
             .meta("outbox_dropped")?
             .and_then(|v| v.parse().ok())

@@ -79,8 +79,13 @@ pub struct Rules {
     pub thresholds: SupplyThresholds,
     /// Consecutive failed polls before a device is offline.
     pub offline_after: u32,
-    /// Rows the outbox may hold; the oldest go beyond that.
+    /// Items the outbox may hold; beyond that the policy drops the oldest
+    /// status items, then meter readings, then the rest
+    /// (see `store::outbox`).
     pub outbox_max: usize,
+    /// Whether readings and events are queued for the upload at all (only
+    /// while an upload URL is configured).
+    pub queue: bool,
 }
 
 impl Default for Rules {
@@ -91,7 +96,8 @@ impl Default for Rules {
                 empty_percent: 0.0,
             },
             offline_after: 3,
-            outbox_max: 100_000,
+            outbox_max: 250_000,
+            queue: true,
         }
     }
 }
@@ -341,23 +347,24 @@ impl Writer<'_> {
                 params![e.at, e.device_id, e.kind.as_str(), e.severity.as_str(), e.message, data],
             )?;
             e.id = self.tx.last_insert_rowid();
-            let payload = serde_json::to_string(&e).unwrap_or_default();
-            self.exec(
-                "INSERT INTO outbox(created_at, kind, payload) VALUES (?1, 'event', ?2)",
-                params![e.at, payload],
-            )?;
+            if self.rules.queue {
+                let payload = serde_json::to_string(&e).unwrap_or_default();
+                self.exec(
+                    "INSERT INTO outbox(created_at, kind, payload) VALUES (?1, 'event', ?2)",
+                    params![e.at, payload],
+                )?;
+            }
             out.push(e);
         }
-        let dropped = self.exec(
-            "DELETE FROM outbox WHERE id <= (SELECT max(id) FROM outbox) - ?1",
-            [i64::try_from(self.rules.outbox_max).unwrap_or(i64::MAX)],
-        )?;
-        if dropped > 0 {
-            self.exec(
-                "INSERT INTO meta(key, value) VALUES ('outbox_dropped', ?1)
-                 ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?1",
-                [dropped as i64],
-            )?;
+        if self.rules.queue {
+            let dropped = super::outbox::bound(self.tx, self.rules.outbox_max)?;
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    max = self.rules.outbox_max,
+                    "the outbox is full: the oldest status items (then meter readings) were dropped"
+                );
+            }
         }
         Ok(out)
     }
@@ -737,17 +744,19 @@ impl Writer<'_> {
             "INSERT INTO status_changes(device_id, at, status, detail) VALUES (?1, ?2, ?3, ?4)",
             params![t.id, self.at, overall, detail],
         )?;
-        let payload = json!({
-            "device_id": t.id,
-            "identity_key": t.identity_key,
-            "at": self.at,
-            "status": overall,
-            "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or_default(),
-        });
-        self.exec(
-            "INSERT INTO outbox(created_at, kind, payload) VALUES (?1, 'status', ?2)",
-            params![self.at, payload.to_string()],
-        )?;
+        if self.rules.queue {
+            let payload = json!({
+                "device_id": t.id,
+                "identity_key": t.identity_key,
+                "at": self.at,
+                "status": overall,
+                "detail": serde_json::from_str::<serde_json::Value>(&detail).unwrap_or_default(),
+            });
+            self.exec(
+                "INSERT INTO outbox(created_at, kind, payload) VALUES (?1, 'status', ?2)",
+                params![self.at, payload.to_string()],
+            )?;
+        }
         Ok(())
     }
 
@@ -886,26 +895,28 @@ impl Writer<'_> {
             "UPDATE devices SET last_counters = ?2 WHERE id = ?1",
             params![t.id, serde_json::to_string(&merged).unwrap_or_default()],
         )?;
-        let payload = json!({
-            "reading_id": reading_id,
-            "device": {
-                "id": t.id,
-                "identity_key": t.identity_key,
-                "vendor": r.identity.vendor,
-                "model": r.identity.model,
-                "serial": r.identity.serial,
-                "mac": r.identity.mac,
-            },
-            "at": self.at,
-            "counters": r.counters,
-            "supplies": serde_json::from_str::<serde_json::Value>(&supplies).unwrap_or_default(),
-            "status": r.status.overall,
-            "regressed": regressed.iter().map(|(k, _, _)| k).collect::<Vec<_>>(),
-        });
-        self.exec(
-            "INSERT INTO outbox(created_at, kind, payload) VALUES (?1, 'meters', ?2)",
-            params![self.at, payload.to_string()],
-        )?;
+        if self.rules.queue {
+            let payload = json!({
+                "reading_id": reading_id,
+                "device": {
+                    "id": t.id,
+                    "identity_key": t.identity_key,
+                    "vendor": r.identity.vendor,
+                    "model": r.identity.model,
+                    "serial": r.identity.serial,
+                    "mac": r.identity.mac,
+                },
+                "at": self.at,
+                "counters": r.counters,
+                "supplies": serde_json::from_str::<serde_json::Value>(&supplies).unwrap_or_default(),
+                "status": r.status.overall,
+                "regressed": regressed.iter().map(|(k, _, _)| k).collect::<Vec<_>>(),
+            });
+            self.exec(
+                "INSERT INTO outbox(created_at, kind, payload) VALUES (?1, 'meters', ?2)",
+                params![self.at, payload.to_string()],
+            )?;
+        }
         Ok(reading_id)
     }
 }

@@ -133,6 +133,36 @@ const MIGRATIONS: &[&str] = &[
         payload    TEXT NOT NULL
     );
     "#,
+    // 2: the upload. The outbox's size is kept by triggers (the bound is
+    // checked on every insert), an index finds the oldest of a kind (the
+    // policy when full), and a batch is persisted with its exact body
+    // before it is first sent.
+    r#"
+    CREATE INDEX outbox_kind ON outbox(kind, id);
+
+    CREATE TABLE outbox_size (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        n   INTEGER NOT NULL
+    );
+    INSERT INTO outbox_size(one, n) SELECT 1, count(*) FROM outbox;
+    CREATE TRIGGER outbox_counted_in AFTER INSERT ON outbox
+        BEGIN UPDATE outbox_size SET n = n + 1 WHERE one = 1; END;
+    CREATE TRIGGER outbox_counted_out AFTER DELETE ON outbox
+        BEGIN UPDATE outbox_size SET n = n - 1 WHERE one = 1; END;
+
+    -- A batch formed from outbox rows first_seq..last_seq, waiting for the
+    -- server's 2xx; `body` is what every attempt sends (gzip JSON).
+    CREATE TABLE outbox_batches (
+        batch_id   TEXT PRIMARY KEY,
+        first_seq  INTEGER NOT NULL,
+        last_seq   INTEGER NOT NULL,
+        items      INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        json_bytes INTEGER NOT NULL,
+        body       BLOB NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -41,7 +41,7 @@ use crate::config::Config;
 use crate::secret::Secret;
 use crate::secrets::{SecretStore, UPLOAD_TOKEN};
 
-const USER_AGENT: &str = concat!("PrintScout/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("PrintScout/", env!("CARGO_PKG_VERSION"));
 
 /// How each request is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -314,7 +314,7 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 }
 
 /// `[upload] ca_file`'s certificates (none when unset).
-fn load_ca(config: &Config) -> Result<Vec<Certificate>, ConnectError> {
+pub(crate) fn load_ca(config: &Config) -> Result<Vec<Certificate>, ConnectError> {
     let Some(path) = &config.upload.ca_file else {
         return Ok(Vec::new());
     };
@@ -332,10 +332,10 @@ fn load_ca(config: &Config) -> Result<Vec<Certificate>, ConnectError> {
 }
 
 /// Replaces every secret value in a text by `***`.
-struct Scrub(Vec<Secret>);
+pub(crate) struct Scrub(pub(crate) Vec<Secret>);
 
 impl Scrub {
-    fn apply(&self, text: &str) -> String {
+    pub(crate) fn apply(&self, text: &str) -> String {
         self.0
             .iter()
             .map(Secret::expose)
@@ -400,25 +400,36 @@ async fn run_path(plan: PlannedPath, ctx: &PathContext<'_>) -> PathResult {
 
 fn build_client(proxy: &ProxyUse, ctx: &PathContext<'_>) -> Result<Client, reqwest::Error> {
     let max = ctx.options.max_redirects;
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > max {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
+    client_for(proxy, ctx.ca, ctx.options.timeout, policy)
+}
+
+/// A client going `proxy`'s way, trusting the platform's roots plus `ca`.
+pub(crate) fn client_for(
+    proxy: &ProxyUse,
+    ca: &[Certificate],
+    timeout: Duration,
+    redirects: reqwest::redirect::Policy,
+) -> Result<Client, reqwest::Error> {
     let mut builder = Client::builder()
-        .timeout(ctx.options.timeout)
-        .connect_timeout(ctx.options.timeout)
+        .timeout(timeout)
+        .connect_timeout(timeout)
         .user_agent(USER_AGENT)
-        .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > max {
-                attempt.stop()
-            } else {
-                attempt.follow()
-            }
-        }))
+        .redirect(redirects)
         .tls_backend_rustls();
     builder = match proxy {
         ProxyUse::Via(ep) => builder.proxy(ep.to_reqwest()?),
         ProxyUse::OsDefault => builder,
         ProxyUse::Direct | ProxyUse::Invalid(_) => builder.no_proxy(),
     };
-    if !ctx.ca.is_empty() {
-        builder = builder.tls_certs_merge(ctx.ca.iter().cloned());
+    if !ca.is_empty() {
+        builder = builder.tls_certs_merge(ca.iter().cloned());
     }
     builder.build()
 }
@@ -486,7 +497,8 @@ async fn exchange(proxy: &ProxyUse, ctx: &PathContext<'_>) -> Answer {
                 };
             }
             Err(e) => {
-                let (code, message, status) = judge_error(&e, via, ctx).await;
+                let (code, message, status) =
+                    judge_error(&e, via, ctx.target, ctx.options.timeout).await;
                 return Answer {
                     code,
                     status,
@@ -499,7 +511,7 @@ async fn exchange(proxy: &ProxyUse, ctx: &PathContext<'_>) -> Answer {
     }
 }
 
-fn status_words(status: StatusCode) -> String {
+pub(crate) fn status_words(status: StatusCode) -> String {
     match status.canonical_reason() {
         Some(r) => format!("{} {r}", status.as_u16()),
         None => status.as_u16().to_string(),
@@ -508,7 +520,7 @@ fn status_words(status: StatusCode) -> String {
 
 /// Whether a 401 came from the proxy itself (tinyproxy answers a wrong
 /// password with 401 and `WWW-Authenticate: Basic realm="Tinyproxy"`).
-fn from_proxy(headers: &HeaderMap) -> bool {
+pub(crate) fn from_proxy(headers: &HeaderMap) -> bool {
     let has = |name, needle: &str| {
         headers.get_all(name).iter().any(|v| {
             v.to_str()
@@ -589,12 +601,15 @@ fn host_port(url: &Url) -> String {
     }
 }
 
-async fn judge_error(
+/// What a failed request means: a stable code, words, and the status a
+/// proxy answered to CONNECT when that is why.
+pub(crate) async fn judge_error(
     e: &reqwest::Error,
     via: Option<&ProxyEndpoint>,
-    ctx: &PathContext<'_>,
+    target: &Url,
+    timeout: Duration,
 ) -> (Outcome, String, Option<u16>) {
-    let server = host_port(ctx.target);
+    let server = host_port(target);
     let peer = via.map_or_else(
         || server.clone(),
         |ep| format!("the proxy {}", host_port(ep.url())),
@@ -606,7 +621,7 @@ async fn judge_error(
         let tls = errors
             .iter()
             .find_map(|e| e.downcast_ref::<rustls::Error>())
-            .map(|t| describe_tls(t, ctx.target));
+            .map(|t| describe_tls(t, target));
         let texts: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         let io_kind = errors
             .iter()
@@ -622,10 +637,7 @@ async fn judge_error(
     if e.is_timeout() {
         return (
             Outcome::Timeout,
-            format!(
-                "no answer from {peer} within {} ms",
-                ctx.options.timeout.as_millis()
-            ),
+            format!("no answer from {peer} within {} ms", timeout.as_millis()),
             None,
         );
     }
@@ -646,7 +658,7 @@ async fn judge_error(
     if any("tunnel error: unsuccessful")
         && let Some(ep) = via
     {
-        let status = connect_status(ep, ctx.target, ctx.options.timeout).await;
+        let status = connect_status(ep, target, timeout).await;
         return match status {
             Some(s @ (401 | 407)) => (
                 Outcome::ProxyAuthFailed,
@@ -678,7 +690,7 @@ async fn judge_error(
                 "the proxy's name {}",
                 ep.url().host_str().unwrap_or_default()
             ),
-            None => format!("the name {}", ctx.target.host_str().unwrap_or_default()),
+            None => format!("the name {}", target.host_str().unwrap_or_default()),
         };
         return (
             Outcome::DnsFailed,
@@ -792,24 +804,8 @@ async fn connect_status(ep: &ProxyEndpoint, target: &Url, timeout: Duration) -> 
 
 /// Standard base64 with padding (for a Basic credential).
 fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]

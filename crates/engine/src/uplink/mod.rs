@@ -19,7 +19,10 @@
 //!   a certificate problem is reported as `tls_error`, never bypassed.
 
 pub mod connect;
+pub mod email;
+pub mod protocol;
 pub mod proxy;
+pub mod upload;
 
 pub use connect::{
     ConnectError, ConnectOptions, Outcome, PathResult, parse_target, target_for, test_paths,
