@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what PrintScout's test suite and demo need on a Debian 12 machine, as root:
 #   - apt packages: snmp (snmpget/snmpwalk/snmpbulkwalk), snmpd (net-snmp agent), python3-venv,
-#     iproute2 (`ip netns` for the discovery lab), cups-daemon + cups-client (a private
+#     iproute2 (`ip netns` for the discovery lab), cups-ipp-utils (ippeveprinter, the IPP
+#     printer the IPP reading tests start), cups-daemon + cups-client (a private
 #     cupsd for the local-spooler tests), avahi-daemon + avahi-utils (DNS-SD announcer
 #     inside the lab's namespaces; the tests never start it in the root namespace),
 #     curl (the API's DNS-rebinding test), tinyproxy (the proxy peer of the connectivity
@@ -64,6 +65,7 @@ missing_apt_packages() {
   have_cmd snmpd || need+=(snmpd)
   have_cmd ip || need+=(iproute2)
   have_cmd cupsd || need+=(cups-daemon)
+  have_cmd ippeveprinter || need+=(cups-ipp-utils)
   have_cmd lpadmin || need+=(cups-client)
   have_cmd avahi-daemon || need+=(avahi-daemon)
   have_cmd avahi-browse || need+=(avahi-utils)

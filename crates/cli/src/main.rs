@@ -65,7 +65,8 @@ enum Command {
 
 #[derive(Args)]
 struct ReadArgs {
-    /// HOST[:PORT] (IPv6 as [ADDR]:PORT). Port 161 when omitted.
+    /// HOST[:PORT] (IPv6 as [ADDR]:PORT; port 161 when omitted), or ipp://HOST[:PORT]/PATH
+    /// (ipps:// for TLS) to read a printer over IPP.
     target: Option<String>,
     #[command(flatten)]
     creds: CredentialArgs,
@@ -194,6 +195,9 @@ fn init_stderr_logging() {
 }
 
 async fn read(args: ReadArgs) -> Result<ExitCode> {
+    if let Some(url) = args.target.as_deref().filter(|t| is_ipp_url(t)) {
+        return read_ipp(url, &args).await;
+    }
     let options = SnmpOptions {
         timeout: args.timeout,
         retries: args.retries,
@@ -231,6 +235,40 @@ async fn read(args: ReadArgs) -> Result<ExitCode> {
     };
     print_reading(&reading, args.json)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ipp://…` and `ipps://…` targets are read over IPP, not SNMP.
+fn is_ipp_url(target: &str) -> bool {
+    let t = target.trim().to_ascii_lowercase();
+    t.starts_with("ipp://") || t.starts_with("ipps://")
+}
+
+/// Reads an IPP printer: one Get-Printer-Attributes, waiting up to
+/// `--timeout` × (`--retries` + 1) for the whole exchange. Community and
+/// SNMPv3 options do not apply.
+async fn read_ipp(url: &str, args: &ReadArgs) -> Result<ExitCode> {
+    use printscout_engine::printer::ipp::{IppError, IppOptions, read_ipp};
+    let options = IppOptions {
+        timeout: args.timeout.saturating_mul(args.retries.saturating_add(1)),
+        ..IppOptions::default()
+    };
+    match read_ipp(url, &options).await {
+        Ok(r) => {
+            print_reading(&r, args.json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ IppError::BadUrl(_)) => bail!("{e}"),
+        Err(e) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "target": url, "error": e.to_string(), "code": e.code() })
+                );
+            }
+            eprintln!("printscout: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 fn print_reading(r: &Reading, json: bool) -> Result<()> {

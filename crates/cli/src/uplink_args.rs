@@ -2,8 +2,10 @@
 //! where readings are uploaded and where the e-mailed report goes, so tests
 //! and first-time users need no configuration file.
 //!
-//! Invariants: a flag replaces the file's value for this process only (the
-//! file is never written); the result is validated as a whole, like a file,
+//! Invariants: a flag replaces the file's value for this process; the flags
+//! themselves never write the file (a settings change saved through the
+//! API while `run` has them saves the values in effect, flags included);
+//! the result is validated as a whole, like a file,
 //! so a bad flag is refused with the dotted key it stands for; no flag takes
 //! a secret (the site token and the passwords come from `printscout secret`).
 

@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 pub mod cmd;
 pub mod cups;
 pub mod host_agent;
+pub mod ippeve;
 pub mod logs;
 pub mod netns;
 pub mod netsnmp;

@@ -110,7 +110,11 @@ pub async fn status(State(ctx): State<AppState>) -> Result<Json<Status>, ApiErro
             let (queued, dropped) = store.outbox_stats().map_err(store_error)?;
             let oldest: Option<i64> = store
                 .connection()
-                .query_row("SELECT min(created_at) FROM outbox", [], |r| r.get(0))
+                .query_row(
+                    "SELECT (SELECT created_at FROM outbox ORDER BY id LIMIT 1)",
+                    [],
+                    |r| r.get(0),
+                )
                 .map_err(|e| store_error(e.into()))?;
             let meta = |k: &str| store.meta(k).map_err(store_error);
             let ms = |v: Option<String>| v.and_then(|v| v.parse::<i64>().ok());

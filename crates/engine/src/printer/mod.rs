@@ -2,6 +2,7 @@
 //! decoders, classification and one module per maker.
 
 pub mod classify;
+pub mod ipp;
 pub mod model;
 pub mod names;
 pub mod oids;

@@ -16,6 +16,9 @@ pub struct Reading {
     pub credential: Option<String>,
     /// SNMP version spoken.
     pub snmp_version: Option<String>,
+    /// The protocol read when it is not SNMP (`ipp`, `ipps`); absent for SNMP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
     /// Whether the device is a printer (MFPs and print servers count).
     pub is_printer: bool,
     /// What kind of device: `printer`, `mfp`, `label_printer`, `scan_server`, `not_a_printer`.
@@ -71,8 +74,15 @@ pub struct Identity {
     pub sys_object_id: Option<String>,
     /// IANA enterprise number from sysObjectID.
     pub enterprise: Option<u32>,
-    /// Seconds since the agent started (sysUpTime).
+    /// Seconds since the agent started (sysUpTime; IPP `printer-up-time`).
     pub uptime_seconds: Option<u64>,
+    /// IPP `printer-uuid`, lower case without `urn:uuid:`: the printer's
+    /// stable key over IPP (absent for SNMP reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// IPP `printer-info`: the printer's description of itself (absent for SNMP reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<String>,
 }
 
 /// A counter as read, with where it came from.
@@ -216,4 +226,10 @@ pub struct ReadStats {
     pub stalled_walks: u32,
     /// Walks cut short.
     pub truncated_walks: u32,
+    /// Bytes sent, where the protocol counts them (IPP: the request bodies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_sent: Option<u64>,
+    /// Bytes received, where the protocol counts them (IPP: the response bodies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_received: Option<u64>,
 }
