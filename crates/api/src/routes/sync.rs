@@ -38,7 +38,7 @@ pub struct SyncView {
     /// The last round that emptied the outbox (RFC 3339).
     pub last_success: Option<String>,
     /// What the last round sent.
-    pub last_sent: SentView,
+    pub last_sent: UploadSent,
     /// The last failure, while no success followed it.
     pub error: Option<SyncError>,
     /// When the next round runs (RFC 3339).
@@ -54,7 +54,7 @@ pub struct SyncView {
 
 /// What a round sent.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SentView {
+pub struct UploadSent {
     /// Batches the server acknowledged.
     pub batches: u64,
     /// Items in them.
@@ -248,7 +248,7 @@ fn build(
         every_s: config.upload.every.as_secs(),
         running: st.running,
         last_success: time(st.last_success),
-        last_sent: SentView {
+        last_sent: UploadSent {
             batches: st.last_sent.batches as u64,
             items: st.last_sent.items as u64,
             body_bytes: st.last_sent.body_bytes,
