@@ -174,8 +174,8 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let _guard = init_logging(&dir, &config)?;
     let store = Store::open_in(&dir)
         .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
-    let mut settings = Settings::from_config(&config, &dir)
-        .with_email(&config, printscout_engine::secrets::open(&config, &dir));
+    let secrets = printscout_engine::secrets::open(&config, &dir);
+    let mut settings = Settings::from_config(&config, &dir).with_email(&config, secrets.clone());
     apply_overrides(&mut settings, overrides(&args));
     let devices = store.devices(false)?.len();
     let poller = poller_from(&config)?;
@@ -192,7 +192,6 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
     let handle = collector::start(settings, store, Arc::new(poller), Arc::new(SystemClock));
-    let secrets = printscout_engine::secrets::open(&config, &dir);
     // The upload loop idles while no URL is configured; a settings change
     // through the API can start it.
     let stop_uplink = tokio_util::sync::CancellationToken::new();

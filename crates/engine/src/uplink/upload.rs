@@ -898,7 +898,7 @@ async fn run_loop(
             log_paths(&st.paths);
             checked = true;
         }
-        publish(&shared, &st, &data_dir).await;
+        publish(&shared, &st, &data_dir, uploader.as_deref()).await;
         let mut next = tokio::time::Instant::now();
         loop {
             let Some(u) = uploader.clone() else {
@@ -910,14 +910,14 @@ async fn run_loop(
                     }
                     _ = shared.trigger.notified() => {
                         st.rounds += 1;
-                        publish(&shared, &st, &data_dir).await;
+                        publish(&shared, &st, &data_dir, None).await;
                         continue;
                     }
                 }
             };
             st.next_attempt =
                 Some(now_ms() + ms(next.saturating_duration_since(tokio::time::Instant::now())));
-            publish(&shared, &st, &data_dir).await;
+            publish(&shared, &st, &data_dir, Some(&u)).await;
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 r = config_rx.changed() => {
@@ -928,7 +928,7 @@ async fn run_loop(
                 _ = tokio::time::sleep_until(next) => {}
             }
             st.running = true;
-            publish(&shared, &st, &data_dir).await;
+            publish(&shared, &st, &data_dir, Some(&u)).await;
             let result = tokio::select! {
                 _ = cancel.cancelled() => return,
                 r = u.send_pending() => r,
@@ -1024,10 +1024,16 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Sends the state to watchers and keeps it in `meta` for `sync`.
-async fn publish(shared: &Shared, st: &UplinkState, data_dir: &Path) {
+/// Sends the state to watchers and keeps it in `meta` for `sync`, through
+/// the uploader's connection when there is one (a connection is opened
+/// only while uploads are off).
+async fn publish(shared: &Shared, st: &UplinkState, data_dir: &Path, uploader: Option<&Uploader>) {
     shared.state.send_replace(st.clone());
     let text = serde_json::to_string(st).unwrap_or_default();
+    if let Some(u) = uploader {
+        let _ = u.with_store(move |s| s.set_meta(STATE_KEY, &text)).await;
+        return;
+    }
     let dir = data_dir.to_path_buf();
     let _ = tokio::task::spawn_blocking(move || {
         if let Ok(s) = Store::open_in(&dir) {
