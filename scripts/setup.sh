@@ -9,7 +9,15 @@
 #     test), gsettings + its schemas (the GNOME proxy setting), ca-certificates, wrk (the
 #     peer figure of scripts/bench-api.sh),
 #     dbus + gnome-keyring + libsecret-tools (the
-#     secret store's test against a real Secret Service, scripts/test-keyring.sh)
+#     secret store's test against a real Secret Service, scripts/test-keyring.sh),
+#     the tray app's build (build-essential, pkg-config, libwebkit2gtk-4.1-dev, which brings
+#     GTK and D-Bus headers, and libayatana-appindicator3-dev for the tray icon), the
+#     browser tests (chromium, driven by playwright-core) and the app's test on a virtual
+#     display (xvfb, xauth, dbus-x11, dunst as the notification daemon, trayer as the tray,
+#     xdotool, imagemagick for screenshots)
+#   - the npm packages (`npm ci`: Vite, TypeScript, uPlot, the Tauri CLI and API,
+#     playwright-core) and the built web UI (`npm run build` -> ui/dist, which the tray app
+#     embeds at compile time and the API serves)
 #   - a Python venv with the SNMP simulator snmpsim 1.2.2 (pinned, see PINS below)
 #   - a Python venv with the SMTP server aiosmtpd 1.4.6 (pinned, see SMTP_PINS below), the
 #     peer of the e-mailed report's tests (scripts/smtp-peer.py)
@@ -80,6 +88,21 @@ missing_apt_packages() {
   have_cmd gnome-keyring-daemon || need+=(gnome-keyring)
   have_cmd secret-tool || need+=(libsecret-tools)
   { pkg_installed python3-venv && python3 -c 'import ensurepip, venv' 2> /dev/null; } || need+=(python3-venv)
+  # the tray app (src-tauri) and the web UI's tests
+  have_cmd cc || need+=(build-essential)
+  have_cmd pkg-config || need+=(pkg-config)
+  pkg_installed libwebkit2gtk-4.1-dev || need+=(libwebkit2gtk-4.1-dev)
+  pkg_installed libayatana-appindicator3-dev || need+=(libayatana-appindicator3-dev)
+  have_cmd node || need+=(nodejs)
+  have_cmd npm || need+=(npm)
+  have_cmd chromium || need+=(chromium)
+  have_cmd Xvfb || need+=(xvfb)
+  have_cmd xauth || need+=(xauth)
+  have_cmd dbus-launch || need+=(dbus-x11)
+  have_cmd dunst || need+=(dunst)
+  have_cmd trayer || need+=(trayer)
+  have_cmd xdotool || need+=(xdotool)
+  have_cmd import || need+=(imagemagick)
   echo "${need[@]+"${need[@]}"}"
 }
 
@@ -266,6 +289,30 @@ if smtp_venv_ok; then
   log "aiosmtpd venv is up to date"
 else
   install_smtp_venv
+fi
+
+# --- npm packages and the built web UI ---------------------------------------------------
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$ROOT/package-lock.json" ]; then
+  if ! cmp -s "$ROOT/package-lock.json" "$ROOT/node_modules/.printscout-lock.json" 2> /dev/null; then
+    # `npm install --no-save` installs exactly the locked versions. (`npm ci` refuses this
+    # lock: npm drops other platforms' optional packages, e.g. @tauri-apps/cli-darwin-*,
+    # from a lock written on Linux, and then calls the lock out of sync.)
+    log "npm install (the locked versions)"
+    (cd "$ROOT" && npm install --no-save --no-audit --no-fund --loglevel=error &&
+      cp package-lock.json node_modules/.printscout-lock.json)
+  else
+    log "npm packages are up to date"
+  fi
+  # The tray app embeds ui/dist when it compiles: build it when a source is newer.
+  if [ ! -f "$ROOT/ui/dist/index.html" ] ||
+    [ -n "$(find "$ROOT/ui" "$ROOT/package.json" -newer "$ROOT/ui/dist/index.html" -type f -not -path '*/dist/*' -print -quit)" ]; then
+    log "npm run build (ui/dist)"
+    (cd "$ROOT" && npm run build --silent > /dev/null)
+  else
+    log "ui/dist is up to date"
+  fi
 fi
 
 report

@@ -7,7 +7,12 @@
 #      the served OpenAPI document; the secret store against a real Secret Service
 #   4. when the shared SNMP corpus is present ($PRINTSCOUT_CORPUS, else ../shared/corpus):
 #      its scorer against `printscout read --json`, failing below 95 % of asserted fields
-#   5. a short fuzz run of the SNMP decoder and the reading interpreter
+#   5. the web UI in a real browser (`npm run e2e`: playwright-core driving Chromium against
+#      `printscout run` with an snmpsim lab and the upload receiver), the tray app on a
+#      virtual display (tests/app/app-test.sh: window, single instance, a notification
+#      captured on D-Bus, the tray menu, Quit), and its .deb built (debug profile),
+#      installed with apt, started and removed (tests/app/package-test.sh)
+#   6. a short fuzz run of the SNMP decoder and the reading interpreter
 #      (FUZZ_SECONDS per target, default 30; FUZZ_SECONDS=0 skips it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +44,16 @@ if [ -d "$corpus/devices" ]; then
 else
   echo "== shared corpus not present: skipped (set PRINTSCOUT_CORPUS to score it)"
 fi
+
+echo "== web UI in Chromium (npm run e2e)"
+PRINTSCOUT_E2E_NO_BUILD=1 npm run e2e --silent
+
+echo "== the tray app on a virtual display (Xvfb, D-Bus, dunst, trayer)"
+bash tests/app/app-test.sh
+
+echo "== packages: .deb and .rpm (debug profile), the .deb installed and started"
+bash scripts/package.sh --debug
+bash tests/app/package-test.sh debug
 
 if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
   echo "== fuzz"

@@ -14,6 +14,7 @@
 //!   only whether each is set.
 
 pub mod error;
+pub mod host;
 pub mod routes;
 pub mod security;
 pub mod server;

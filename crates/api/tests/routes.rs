@@ -1014,11 +1014,26 @@ async fn settings_are_saved_applied_and_refused_whole_when_invalid() {
             "/api/v1/settings",
             json!({
                 "schedule": {"status_every": "1h", "meters_every": "2h"},
-                "thresholds": {"supply_low_percent": 15.0, "supply_empty_percent": 1.0, "offline_after": 5}
+                "thresholds": {"supply_low_percent": 15.0, "supply_empty_percent": 1.0, "offline_after": 5},
+                "notifications": {"on": ["paper_jam", "offline"], "repeat_after": "30m"}
             }),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["notifications"]["on"], json!(["paper_jam", "offline"]));
+    assert_eq!(view["notifications"]["repeat_after"], "30m");
+    assert_eq!(view["notifications"]["enabled"], true);
+    assert_eq!(
+        view["notifications"]["choices"],
+        json!([
+            "paper_jam",
+            "door_open",
+            "out_of_paper",
+            "toner_empty",
+            "offline",
+            "supply_low"
+        ])
+    );
     assert_eq!(view["schedule"]["status_every"], "1h");
     assert_eq!(view["schedule"]["meters_every"], "2h");
     assert_eq!(view["thresholds"]["supply_low_percent"], 15.0);
@@ -1028,7 +1043,25 @@ async fn settings_are_saved_applied_and_refused_whole_when_invalid() {
     assert_eq!(saved.schedule.status_every, Duration::from_secs(3600));
     assert_eq!(saved.thresholds.supply_empty_percent, 1.0);
     assert_eq!(saved.thresholds.offline_after, 5);
+    assert_eq!(
+        saved.notifications.repeat_after,
+        Duration::from_secs(30 * 60)
+    );
     assert_eq!(mode(&api.config_file()), 0o600);
+    // A problem the app cannot announce is refused in words.
+    let (status, err) = api
+        .patch(
+            "/api/v1/settings",
+            json!({"notifications": {"on": ["fax_out"]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("fax_out")),
+        "{err}"
+    );
     // The collector took the new interval: the next status poll, due within
     // 2 s before, is now minutes away (somewhere in the first hour: the
     // scheduler spreads first polls over the interval).

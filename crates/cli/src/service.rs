@@ -13,11 +13,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use printscout_engine::collector::clock::SystemClock;
-use printscout_engine::collector::{self, Settings, poller_from};
-use printscout_engine::config::{self, Config};
+use printscout_api::host::{Host, HostOptions};
+use printscout_engine::collector::Settings;
+use printscout_engine::config::Config;
 use printscout_engine::store::Store;
-use tracing_subscriber::prelude::*;
 
 /// Where the configuration and the data live (shared by every command that
 /// uses the store).
@@ -34,43 +33,16 @@ pub(crate) struct DataArgs {
 impl DataArgs {
     /// The configuration and the data directory to use.
     pub fn resolve(&self) -> Result<(Config, PathBuf)> {
-        // With --data-dir and no --config, a configuration saved in the data
-        // directory (by the API) is the one in use.
-        let in_data_dir = self
-            .data_dir
-            .as_ref()
-            .map(|d| d.join(config::FILE_NAME))
-            .filter(|f| self.config.is_none() && f.is_file());
-        let (config, file) = config::resolve(in_data_dir.as_deref().or(self.config.as_deref()))?;
-        if let Some(f) = &file {
-            tracing::debug!(file = %f.display(), "configuration read");
-        }
-        let dir = self
-            .data_dir
-            .clone()
-            .or_else(|| config.store.data_dir.clone())
-            .or_else(|| config::default_paths().map(|p| p.data_dir))
-            .context("no data directory: give --data-dir (this user has no home directory)")?;
-        Ok((config, dir))
+        Ok(printscout_api::host::resolve(
+            self.config.as_deref(),
+            self.data_dir.as_deref(),
+        )?)
     }
 
     /// The configuration file that settings changed through the API are
-    /// saved to: `--config`, else the file in use, else
-    /// `<data-dir>/printscout.toml` when `--data-dir` was given, else the OS
-    /// configuration directory's.
+    /// saved to (see [`printscout_api::host::config_file`]).
     pub fn config_file(&self, data_dir: &Path) -> PathBuf {
-        if let Some(c) = &self.config {
-            return c.clone();
-        }
-        let in_data_dir = data_dir.join(config::FILE_NAME);
-        if self.data_dir.is_some() {
-            return in_data_dir;
-        }
-        config::resolve(None)
-            .ok()
-            .and_then(|(_, file)| file)
-            .or_else(|| config::default_paths().map(|p| p.config_file))
-            .unwrap_or(in_data_dir)
+        printscout_api::host::config_file(self.config.as_deref(), self.data_dir.is_some(), data_dir)
     }
 
     /// Opens the store in the data directory.
@@ -130,55 +102,41 @@ pub(crate) fn init_logging(
     dir: &Path,
     config: &Config,
 ) -> Result<tracing_appender::non_blocking::WorkerGuard> {
-    let logs = dir.join("logs");
-    printscout_engine::store::create_private_dir(&logs)
-        .with_context(|| format!("cannot create {}", logs.display()))?;
-    let appender = tracing_appender::rolling::Builder::new()
-        .rotation(tracing_appender::rolling::Rotation::DAILY)
-        .filename_prefix("printscout")
-        .filename_suffix("log")
-        .max_log_files(config.log.keep_files.max(1))
-        .build(&logs)
-        .with_context(|| format!("cannot write logs in {}", logs.display()))?;
-    // The default channel preallocates 128,000 lines (4 MB resident, measured in
-    // decision 0005); a service logs a few lines a minute. Lossy: a burst beyond
-    // the buffer drops lines rather than blocking a poll.
-    let (file, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(1_000)
-        .finish(appender);
-    let filter = || {
-        tracing_subscriber::EnvFilter::try_from_env("PRINTSCOUT_LOG").unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(format!("{},async_snmp=off", config.log.level))
-        })
-    };
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_filter(filter()),
-        )
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(file)
-                .with_filter(filter()),
-        )
-        .try_init()
-        .ok();
-    Ok(guard)
+    Ok(printscout_api::host::init_logging(
+        dir,
+        config,
+        "printscout",
+    )?)
 }
 
 pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
     let (mut config, dir) = args.data.resolve()?;
     args.uplink.apply(&mut config)?;
     let _guard = init_logging(&dir, &config)?;
-    let store = Store::open_in(&dir)
-        .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
-    let secrets = printscout_engine::secrets::open(&config, &dir);
-    let mut settings = Settings::from_config(&config, &dir).with_email(&config, secrets.clone());
-    apply_overrides(&mut settings, overrides(&args));
-    let devices = store.devices(false)?.len();
-    let poller = poller_from(&config)?;
+    let host = start_host(&args, config, &dir).await?;
+    println!(
+        "PrintScout is running. Open {} in a browser on this computer (API token: {}).",
+        host.url(),
+        host.api().token_file().display()
+    );
+    wait_for_stop().await;
+    tracing::info!("stopping: finishing readings being written");
+    host.shutdown().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the collector, the upload loop and the loopback API
+/// (`printscout_api::host`). A taken port is an error: the service fails
+/// closed rather than move to another port.
+async fn start_host(args: &RunArgs, config: Config, dir: &Path) -> Result<Host> {
+    let secrets = printscout_engine::secrets::open(&config, dir);
+    let devices = Store::open_in(dir)
+        .and_then(|s| s.devices(false))
+        .with_context(|| format!("cannot open the data directory {}", dir.display()))?
+        .len();
+    let mut settings = Settings::from_config(&config, dir);
+    apply_overrides(&mut settings, overrides(args));
     tracing::info!(
         data_dir = %dir.display(),
         devices,
@@ -191,17 +149,6 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
             "no devices and no networks selected: add printers with `printscout devices add ADDRESS`, or list networks under [discovery] networks in the configuration"
         );
     }
-    let handle = collector::start(settings, store, Arc::new(poller), Arc::new(SystemClock));
-    // The upload loop idles while no URL is configured; a settings change
-    // through the API can start it.
-    let stop_uplink = tokio_util::sync::CancellationToken::new();
-    let uplink = printscout_engine::uplink::upload::spawn(
-        &config,
-        secrets.clone(),
-        dir.clone(),
-        printscout_engine::uplink::upload::UploadOptions::default(),
-        stop_uplink.clone(),
-    );
     if !config.upload.url.is_empty() {
         tracing::info!(
             url = %printscout_engine::uplink::redact_url(&config.upload.url),
@@ -209,69 +156,18 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
             "uploading readings"
         );
     }
-    let config_file = args.data.config_file(&dir);
-    let started = start_api(&args, &handle, &dir, config_file, config, secrets).await;
-    let (api, api_state) = match started {
-        Ok(api) => api,
-        Err(e) => {
-            stop_uplink.cancel();
-            handle.shutdown().await;
-            return Err(e);
-        }
-    };
-    api_state.set_uplink(uplink);
-    println!(
-        "PrintScout is running. Open {} in a browser on this computer (API token: {}).",
-        api.url(),
-        api.token_file().display()
-    );
-    wait_for_stop().await;
-    tracing::info!("stopping: finishing readings being written");
-    api_state.close_streams();
-    api.shutdown().await;
-    // An upload in flight is abandoned: its batch goes again, with the
-    // same Idempotency-Key, at the next start.
-    stop_uplink.cancel();
-    handle.shutdown().await;
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Starts the loopback API over the running collector. A taken port is an
-/// error: the service fails closed rather than move to another port.
-async fn start_api(
-    args: &RunArgs,
-    handle: &collector::CollectorHandle,
-    dir: &Path,
-    config_file: PathBuf,
-    config: Config,
-    secrets: Arc<dyn printscout_engine::secrets::SecretStore>,
-) -> Result<(
-    printscout_api::server::Running,
-    printscout_api::state::AppState,
-)> {
-    let port = args.api_port.unwrap_or(config.api.port);
-    let ctx = printscout_api::state::ApiContext::new(
-        handle.control(),
-        dir.to_path_buf(),
-        config_file,
-        config,
-        secrets,
-    )
-    .with_context(|| format!("cannot open the data directory {}", dir.display()))?;
     // Command-line intervals outlive a settings change made through the API.
     let o = overrides(args);
-    ctx.set_settings_tuning(Arc::new(move |s: &mut Settings| apply_overrides(s, o)));
-    let (router, _) = printscout_api::routes::api(ctx.clone());
-    let opts = printscout_api::server::ServeOptions {
-        port,
+    let opts = HostOptions {
+        api_port: args.api_port.unwrap_or(config.api.port),
+        config_file: args.data.config_file(dir),
+        config,
         data_dir: dir.to_path_buf(),
+        secrets,
         ui_dir: args.ui_dir.clone(),
+        tune: Some(Arc::new(move |s: &mut Settings| apply_overrides(s, o))),
     };
-    let running = printscout_api::server::serve(opts, router)
-        .await
-        .map_err(anyhow::Error::from)?;
-    Ok((running, ctx))
+    Ok(Host::start(opts).await?)
 }
 
 /// The intervals given on the command line.

@@ -38,6 +38,8 @@
 //! [--settle-secs 45] [--idle-secs 120] [--quiet-secs 20] [--max-answer 1472] [--keep]
 //! [--printscout PATH]` (another build of the binary, to compare).
 //! (`scripts/bench-collector.sh` installs what it needs, builds, and runs it).
+//! `--count N --farm-only DIR` only serves N printers for another benchmark
+//! (`scripts/bench-app.sh`; see `farm_only`).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -109,6 +111,10 @@ fn main() {
     let farm = farm::Farm::start(&recording, COMMUNITY, &addrs, opts.max_answer);
     farm.set_scale(SCALE);
     cross_check(&addrs);
+    if let Some(dir) = arg("--farm-only") {
+        farm_only(Path::new(&dir), &addrs, port);
+        return;
+    }
     println!(
         "farm: {} simulated printers on {} … {} (one socket each, port {port}), answers ≤ {} bytes",
         addrs.len(),
@@ -545,6 +551,22 @@ fn cross_check(addrs: &[SocketAddr]) {
 // ---------------------------------------------------------------------------------------
 
 /// Reads every printer once and adds it, as `printscout devices add` does.
+/// `--farm-only DIR`: the farm and nothing else, for other benchmarks
+/// (scripts/bench-app.sh): adds every printer to the store in DIR (read once
+/// each), writes DIR/printscout.toml naming the farm's port, prints one line
+/// `ready <count> <port>`, and serves until standard input closes.
+fn farm_only(dir: &Path, addrs: &[SocketAddr], port: u16) {
+    let added = add_devices(dir, addrs);
+    std::fs::write(
+        dir.join("printscout.toml"),
+        format!("[snmp]\nport = {port}\n[secrets]\nstore = \"file\"\n[discovery]\nbroadcast = false\ndns_sd = false\nlocal_queues = false\n"),
+    )
+    .expect("write the configuration");
+    println!("ready {added} {port}");
+    let mut sink = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+}
+
 fn add_devices(data: &Path, addrs: &[SocketAddr]) -> usize {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -69,6 +69,77 @@ pub struct Config {
     pub proxy: ProxySettings,
     /// `[secrets]`: where the upload token and passwords are kept.
     pub secrets: SecretsSettings,
+    /// `[notifications]`: which events the desktop app announces.
+    pub notifications: NotificationSettings,
+}
+
+/// `[notifications]`: the desktop app's notifications of printer problems
+/// (the headless service shows none). See [`crate::notify`] for how they are
+/// debounced and grouped.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotificationSettings {
+    /// Whether any notification is shown. Default true.
+    pub enabled: bool,
+    /// Which problems are announced. Default: all of them.
+    pub on: Vec<NotifyOn>,
+    /// The same printer and problem is not announced again within this time,
+    /// even if it cleared and came back meanwhile (a flapping sensor).
+    /// Default 1 hour.
+    #[serde(with = "duration")]
+    pub repeat_after: Duration,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            on: NotifyOn::ALL.to_vec(),
+            repeat_after: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+/// A kind of problem a notification can announce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyOn {
+    /// A paper jam.
+    PaperJam,
+    /// A door or cover open.
+    DoorOpen,
+    /// A tray or the printer out of paper.
+    OutOfPaper,
+    /// Toner or ink empty (or a waste container full).
+    TonerEmpty,
+    /// The printer stopped answering.
+    Offline,
+    /// A supply low.
+    SupplyLow,
+}
+
+impl NotifyOn {
+    /// Every kind, in the order the settings show them.
+    pub const ALL: [NotifyOn; 6] = [
+        NotifyOn::PaperJam,
+        NotifyOn::DoorOpen,
+        NotifyOn::OutOfPaper,
+        NotifyOn::TonerEmpty,
+        NotifyOn::Offline,
+        NotifyOn::SupplyLow,
+    ];
+
+    /// The name written in the configuration (`paper_jam`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyOn::PaperJam => "paper_jam",
+            NotifyOn::DoorOpen => "door_open",
+            NotifyOn::OutOfPaper => "out_of_paper",
+            NotifyOn::TonerEmpty => "toner_empty",
+            NotifyOn::Offline => "offline",
+            NotifyOn::SupplyLow => "supply_low",
+        }
+    }
 }
 
 /// `[schedule]`: intervals are written as durations (`"30s"`, `"5m"`, `"1h"`,
@@ -723,6 +794,13 @@ impl Config {
             ("schedule.report_every", s.report_every),
         ] {
             check_interval(key, d)?;
+        }
+        // 0 is allowed: every occurrence is announced (after grouping).
+        if self.notifications.repeat_after > Duration::from_secs(366 * 24 * 3600) {
+            return Err(invalid(
+                "notifications.repeat_after",
+                "must be at most 366 days".to_string(),
+            ));
         }
 
         let t = &self.thresholds;

@@ -18,6 +18,7 @@ pub mod config;
 pub mod discovery;
 pub mod events;
 pub mod export;
+pub mod notify;
 pub mod printer;
 pub mod secret;
 pub mod secrets;

@@ -116,6 +116,7 @@ pub async fn list(
 pub async fn stream(
     State(ctx): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    tracing::debug!("a client opened the event stream");
     let events = BroadcastStream::new(ctx.collector.subscribe()).map(|r| match r {
         Ok(e) => {
             let item = EventItem::from(e);

@@ -47,6 +47,8 @@ pub struct SettingsView {
     pub email: EmailView,
     /// How the uplink reaches the internet.
     pub proxy: ProxyView,
+    /// The desktop app's notifications.
+    pub notifications: NotificationsView,
     /// Where secrets are kept: `keyring` or `file`.
     pub secret_store: String,
     /// Why the secret store cannot be used now (no keychain, locked…), in
@@ -74,6 +76,37 @@ pub struct ScheduleView {
     /// Local time of the daily report (`HH:MM`).
     #[schema(example = "06:00")]
     pub report_at: String,
+}
+
+/// Which printer problems the desktop app announces, and how often.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationsView {
+    /// Whether any notification is shown.
+    pub enabled: bool,
+    /// The problems announced: a subset of `paper_jam`, `door_open`,
+    /// `out_of_paper`, `toner_empty`, `offline`, `supply_low`.
+    #[schema(example = json!(["paper_jam", "offline"]))]
+    pub on: Vec<String>,
+    /// The same printer and problem is not announced again within this time.
+    #[schema(example = "1h")]
+    pub repeat_after: String,
+    /// Every problem that can be announced, in display order.
+    pub choices: Vec<String>,
+}
+
+/// Notification settings to change.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsPatch {
+    /// Whether any notification is shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The problems announced (replaces the list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on: Option<Vec<String>>,
+    /// Humantime, e.g. `"1h"`; `"0s"` announces every occurrence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_after: Option<String>,
 }
 
 /// Event thresholds.
@@ -205,6 +238,8 @@ pub struct SettingsPatch {
     pub email: Option<EmailPatch>,
     /// Proxy.
     pub proxy: Option<ProxyPatch>,
+    /// Desktop notifications.
+    pub notifications: Option<NotificationsPatch>,
 }
 
 impl std::fmt::Debug for SettingsPatch {
@@ -566,6 +601,10 @@ fn apply_patch(config: &mut Config, patch: &SettingsPatch) -> Result<(), ApiErro
     merge("upload", patch.upload.as_ref().map(|p| json(p)))?;
     merge("email", patch.email.as_ref().map(|p| json(p)))?;
     merge("proxy", patch.proxy.as_ref().map(|p| json(p)))?;
+    merge(
+        "notifications",
+        patch.notifications.as_ref().map(|p| json(p)),
+    )?;
     let mut next =
         Config::from_toml_str(&toml::to_string(&doc).map_err(|e| invalid(e.to_string()))?)
             .map_err(|e| invalid(e.to_string()))?;
@@ -695,6 +734,20 @@ fn view(config: &Config, secrets: &dyn SecretStore, config_file: String) -> Sett
             url: config.proxy.url.clone(),
             user: config.proxy.user.clone(),
             password_set: proxy_set,
+        },
+        notifications: NotificationsView {
+            enabled: config.notifications.enabled,
+            on: config
+                .notifications
+                .on
+                .iter()
+                .map(|o| o.as_str().into())
+                .collect(),
+            repeat_after: d(config.notifications.repeat_after),
+            choices: printscout_engine::config::NotifyOn::ALL
+                .iter()
+                .map(|o| o.as_str().into())
+                .collect(),
         },
         secret_store: secrets.kind().into(),
         secret_store_error: store_error,
