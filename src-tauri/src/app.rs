@@ -128,8 +128,7 @@ pub fn run(opts: Options) -> i32 {
             return 1;
         }
     };
-    let mut code = 0;
-    app.run(|app, event| match event {
+    let mut code = app.run_return(|app, event| match event {
         // Closing the last window keeps the app in the tray; only an
         // explicit exit (Quit, a signal) has a code.
         RunEvent::ExitRequested {
@@ -183,11 +182,20 @@ fn started(app: &AppHandle, host: Host, hidden: bool) -> tauri::Result<()> {
     if let Ok(mut h) = shared.host.lock() {
         *h = Some(host);
     }
-    let tray = tray::build(app)?;
-    if let Ok(mut t) = shared.tray.lock() {
-        *t = Some(tray);
-    }
-    tray::refresh(app);
+    // A desktop without any tray still gets the window and notifications.
+    let has_tray = match tray::build(app) {
+        Ok(tray) => {
+            if let Ok(mut t) = shared.tray.lock() {
+                *t = Some(tray);
+            }
+            tray::refresh(app);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no tray icon on this desktop; the window stays the way in");
+            false
+        }
+    };
 
     // Desktop notifications of printer problems.
     let settings = move || {
@@ -225,7 +233,7 @@ fn started(app: &AppHandle, host: Host, hidden: bool) -> tauri::Result<()> {
         quitter.exit(0);
     });
 
-    if !hidden {
+    if !hidden || !has_tray {
         open_window(app, None);
     }
     Ok(())
