@@ -143,11 +143,20 @@ fi
 wait_for 30 "the window" xdotool search --name '^PrintScout$'
 wait_for 30 "the window's UI to open the event stream (token over IPC, CORS)" \
   grep -q "a client opened the event stream" "$tmp/app.log"
-sleep 1
-import -window root "$shots/window.png"
-colours=$(convert "$shots/window.png" -format '%k' info:)
-[ "$colours" -gt 20 ] || fail "the window looks blank ($colours colours)"
-step "the window renders (window.png, $colours colours)"
+# The window's area of the screen, in grey levels: "Loading PrintScout…" on a plain
+# background measures about 0.01, the rendered Printers screen 0.07 and more.
+rendered=
+for _ in $(seq 1 30); do
+  import -window root "$shots/window.png"
+  spread=$(convert "$shots/window.png" -crop 1100x760+0+0 -colorspace gray -format '%[fx:standard_deviation]' info:)
+  if awk -v s="$spread" 'BEGIN { exit !(s > 0.04) }'; then
+    rendered=1
+    break
+  fi
+  sleep 1
+done
+[ -n "$rendered" ] || fail "the window still shows a blank or loading page after 30 s (window.png, spread $spread)"
+step "the window renders (window.png, spread of grey levels $spread)"
 
 # --- 2. single instance -----------------------------------------------------------
 timeout 30 "$APP" --data-dir "$tmp/data" --api-port 0 > "$tmp/second.log" 2>&1 ||

@@ -7,6 +7,8 @@
 //! - **Grouped**: the first problem opens a window of [`Policy::GROUP_WINDOW`];
 //!   everything that arrives meanwhile goes out as one notification (ten
 //!   printers going offline at once is one pop-up).
+//! - **One line per printer and kind of problem**: the same jam reported as an
+//!   error bit and as an alert is said once.
 //! - **Debounced**: a problem that clears inside the window is not announced
 //!   at all, and the same printer and problem is not announced again within
 //!   `repeat_after` (a flapping door sensor is one pop-up an hour, not twenty).
@@ -134,10 +136,13 @@ impl Policy {
         {
             return;
         }
+        // One line per printer and kind of problem: printers report the same
+        // jam as an error bit and as an alert ("paper jam", "Paper jam in
+        // tray 2"), and a pop-up should not say it twice.
         if self
             .pending
             .iter()
-            .any(|p| p.device_id == e.device_id && p.key == key)
+            .any(|p| p.device_id == e.device_id && (p.key == key || p.on == on))
         {
             return;
         }
@@ -585,6 +590,26 @@ mod tests {
         let n = p.flush(W).expect("a notification");
         assert_eq!(n.summary, "2 problems on one printer");
         assert_eq!(n.target, "#/printers/1");
+    }
+
+    #[test]
+    fn the_same_problem_reported_twice_by_one_printer_is_one_line() {
+        let mut p = policy();
+        p.offer(&jam(1, 1), 0);
+        p.offer(
+            &event(
+                2,
+                1,
+                EventKind::PrinterError,
+                "alert:8:8:Paper jam in tray 2",
+                "Printer 1: Paper jam in tray 2",
+            ),
+            0,
+        );
+        p.offer(&jam(3, 2), 0);
+        let n = p.flush(W).expect("a notification");
+        assert_eq!(n.summary, "2 printers jammed");
+        assert_eq!(n.body, "Printer 1: paper jam\nPrinter 2: paper jam");
     }
 
     #[test]

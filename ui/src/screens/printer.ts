@@ -184,7 +184,7 @@ export function printerScreen(root: HTMLElement, params: string[]): Cleanup {
 
 function eventList(events: EventItem[]): HTMLElement {
   return h('ul', { class: 'events' }, events.map((e) => h('li', { class: `sev-${e.severity}` },
-    timeEl(e.at, ''), ' ', h('span', { class: `badge sev-${e.severity}` }, e.kind.replace(/_/g, ' ')), ' ', e.message)));
+    timeEl(e.at, ''), ' ', h('span', { class: `badge sev-${e.severity}` }, e.kind === 'printer_error' && e.severity !== 'error' ? 'printer warning' : e.kind.replace(/_/g, ' ')), ' ', e.message)));
 }
 
 function statusChanges(hist: PrinterHistory): HTMLElement | null {
