@@ -35,7 +35,6 @@ pub const MAIN: &str = "main";
 #[derive(Default)]
 pub struct Shared {
     host: Mutex<Option<Host>>,
-    api: Mutex<Option<ApiInfo>>,
     pub(crate) tray: Mutex<Option<Tray>>,
     pub(crate) last_look: Mutex<Option<Look>>,
     stop: CancellationToken,
@@ -68,7 +67,7 @@ impl Shared {
 }
 
 /// Where the UI finds the API. Holds the token: never logged (no `Debug`).
-#[derive(Clone, Serialize)]
+#[derive(Serialize)]
 pub struct ApiInfo {
     url: String,
     token: String,
@@ -169,16 +168,9 @@ pub fn run(opts: Options) -> i32 {
 /// The host is up: tray, loops, and the window unless started hidden.
 fn started(app: &AppHandle, host: Host, hidden: bool) -> tauri::Result<()> {
     let shared = app.state::<Shared>();
-    let info = ApiInfo {
-        url: host.url().to_string(),
-        token: host.api().token().expose().to_string(),
-    };
-    tracing::info!(url = %info.url, "PrintScout is running in the tray");
+    tracing::info!(url = %host.url(), "PrintScout is running in the tray");
     let events = host.collector().subscribe();
     let ctx = host.context().clone();
-    if let Ok(mut a) = shared.api.lock() {
-        *a = Some(info);
-    }
     if let Ok(mut h) = shared.host.lock() {
         *h = Some(host);
     }
@@ -228,7 +220,7 @@ fn started(app: &AppHandle, host: Host, hidden: bool) -> tauri::Result<()> {
     // A signal (logout, `systemctl --user stop`, Ctrl-C) quits cleanly.
     let quitter = app.clone();
     tauri::async_runtime::spawn(async move {
-        crate::wait_for_stop().await;
+        printscout_api::host::wait_for_stop().await;
         tracing::info!("stop signal: quitting");
         quitter.exit(0);
     });
@@ -283,10 +275,15 @@ fn api_info(
         return Err("only the PrintScout window may ask".into());
     }
     shared
-        .api
+        .host
         .lock()
         .ok()
-        .and_then(|a| a.clone())
+        .and_then(|h| {
+            h.as_ref().map(|h| ApiInfo {
+                url: h.url().to_string(),
+                token: h.api().token().expose().to_string(),
+            })
+        })
         .ok_or_else(|| "PrintScout is still starting".into())
 }
 

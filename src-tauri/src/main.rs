@@ -133,29 +133,10 @@ fn headless(opts: HostOptions) -> Result<ExitCode> {
             host.url(),
             host.api().token_file().display()
         );
-        wait_for_stop().await;
+        host::wait_for_stop().await;
         tracing::info!("stopping: finishing readings being written");
         host.shutdown().await;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Waits for SIGINT or SIGTERM (Ctrl-C elsewhere).
-pub(crate) async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let (Ok(mut term), Ok(mut int)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }

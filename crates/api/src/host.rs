@@ -156,6 +156,26 @@ pub fn init_logging(
     Ok(guard)
 }
 
+/// Waits for SIGINT or SIGTERM (Ctrl-C where there are no signals): how
+/// both shells learn that the service should stop.
+pub async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 /// What to host.
 pub struct HostOptions {
     /// The configuration in use.

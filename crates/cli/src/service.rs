@@ -119,7 +119,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<ExitCode> {
         host.url(),
         host.api().token_file().display()
     );
-    wait_for_stop().await;
+    printscout_api::host::wait_for_stop().await;
     tracing::info!("stopping: finishing readings being written");
     host.shutdown().await;
     tracing::info!("stopped");
@@ -205,29 +205,4 @@ fn apply_overrides(settings: &mut Settings, o: Overrides) {
         }
     }
     settings.catch_up_window = o.5;
-}
-
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }
