@@ -7,12 +7,15 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::process::PeerProcess;
-use crate::{free_udp_port, snmpsim_bin, v2c_get_answers};
+use crate::{free_udp_port, process_holds_udp_port, snmpsim_bin, v2c_get_answers};
 
 /// How long the first start may take (it indexes every data file into the cache dir).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Start attempts when another process grabbed the free port first.
 const ATTEMPTS: usize = 3;
+/// How long after "Listening at" the simulator may go without holding its port before
+/// the bind counts as failed (pysnmp binds in the background and only logs a failure).
+const BIND_GRACE: Duration = Duration::from_secs(3);
 
 /// An SNMPv3 USM user added to the simulator with `--v3-user` and friends.
 ///
@@ -163,6 +166,7 @@ impl Snmpsim {
 
         let started = Instant::now();
         let mut process = PeerProcess::spawn("snmpsim", command, vec![log.clone()]);
+        let mut listening_since: Option<Instant> = None;
         loop {
             if let Some(status) = process.exited() {
                 let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -176,6 +180,25 @@ impl Snmpsim {
             }
             if v2c_get_answers(addr, probe_community, Duration::from_millis(300)) {
                 break;
+            }
+            // pysnmp opens its socket in a background task: a port taken in the meantime
+            // leaves a simulator that says "Listening at" and never answers. Its own
+            // sockets in /proc tell.
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            match listening_since {
+                None if text.contains("Listening at") => listening_since = Some(Instant::now()),
+                Some(since)
+                    if since.elapsed() > BIND_GRACE
+                        && process_holds_udp_port(process.pid(), addr.port()) == Some(false) =>
+                {
+                    let tail = process.log_tail(40);
+                    drop(process);
+                    return Err(Failure::PortTaken(format!(
+                        "snmpsim said it listens on {addr} but holds no socket on that \
+                         port (taken by someone else):\n{tail}"
+                    )));
+                }
+                _ => {}
             }
             if started.elapsed() > READY_TIMEOUT {
                 return Err(Failure::Fatal(format!(
