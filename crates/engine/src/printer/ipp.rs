@@ -723,7 +723,7 @@ fn judge(e: &reqwest::Error, target: &IppTarget, timeout: Duration) -> IppError 
     }
 }
 
-fn find_rustls<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+pub(crate) fn find_rustls<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
     if let Some(r) = e.downcast_ref::<rustls::Error>() {
         return Some(r);
     }

@@ -1,7 +1,9 @@
-//! Printers over SNMP: the reading model, the read plan, the standard-MIB
-//! decoders, classification and one module per maker.
+//! Printers: the reading model, the SNMP read plan, the standard-MIB
+//! decoders, classification and one module per maker; IPP (`ipp`) and the
+//! 3D-printer protocols (`fab`) fill the same model.
 
 pub mod classify;
+pub mod fab;
 pub mod ipp;
 pub mod model;
 pub mod names;

@@ -45,6 +45,10 @@ pub struct Reading {
     pub notes: Vec<String>,
     /// What the read cost.
     pub stats: ReadStats,
+    /// A 3D printer's state, current job, temperatures and errors (absent for
+    /// office printers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fab: Option<crate::printer::fab::FabStatus>,
 }
 
 /// Identity of a device.

@@ -1,0 +1,13 @@
+//! bambu: placeholder until its protocol module lands (a helper is writing it).
+
+use super::{FabError, FabOptions, FabTarget};
+use crate::printer::model::Reading;
+
+/// Reads identity and status.
+pub async fn read(target: &FabTarget, options: &FabOptions) -> Result<Reading, FabError> {
+    let _ = options;
+    Err(FabError::BadResponse {
+        target: target.url(),
+        message: "not built yet".into(),
+    })
+}
