@@ -253,6 +253,10 @@ if [ "$MODE" = check ]; then
   [ -z "$missing" ] || problems+=("apt packages missing: $missing")
   venv_ok || problems+=("snmpsim venv missing or not working at $VENV (pins: ${PINS[*]})")
   smtp_venv_ok || problems+=("aiosmtpd venv missing or not working at $SMTP_VENV (pins: ${SMTP_PINS[*]})")
+  for peer in "$(cd "$(dirname "$0")" && pwd)"/peers/*.sh; do
+    [ -f "$peer" ] || continue
+    bash "$peer" check > /dev/null 2>&1 || problems+=("peer missing: $(basename "$peer" .sh) (run $peer install)")
+  done
   if system_snmpd_running; then
     log "note: the distro's snmpd service is running (port 161); tests do not need it"
   fi
@@ -290,6 +294,15 @@ if smtp_venv_ok; then
 else
   install_smtp_venv
 fi
+
+# --- the peers of the IPP and 3D-printer tests ----------------------------------------------
+# Each script installs one peer idempotently (pinned versions): OctoPrint and Moonraker in
+# their own venvs, mosquitto (Bambu's LAN broker) from apt.
+PEERS_DIR=$(cd "$(dirname "$0")" && pwd)/peers
+for peer in "$PEERS_DIR"/*.sh; do
+  [ -f "$peer" ] || continue
+  bash "$peer" install
+done
 
 # --- npm packages and the built web UI ---------------------------------------------------
 

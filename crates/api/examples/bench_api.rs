@@ -360,7 +360,7 @@ fn seed(data: &Path, template: &Reading, credential: &Credential, count: usize) 
             at: at - 60_000 + n,
             outcome: PollOutcome::Read {
                 reading: Box::new(r),
-                credential: credential.clone(),
+                credential: Some(credential.clone()),
             },
         };
         let rec = store.record(&p, &rules).expect("record a printer");

@@ -234,7 +234,9 @@ impl Host {
         if let Some(t) = &tune {
             t(&mut settings);
         }
-        let poller = poller_from(&config).map_err(|e| HostError::Poller(e.to_string()))?;
+        let poller = poller_from(&config)
+            .map_err(|e| HostError::Poller(e.to_string()))?
+            .with_secrets(secrets.clone());
         let collector = collector::start(settings, store, Arc::new(poller), Arc::new(SystemClock));
         // The upload loop idles while no URL is configured; a settings change
         // through the API can start it.

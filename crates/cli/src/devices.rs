@@ -49,8 +49,15 @@ enum DevicesAction {
 
 #[derive(Args)]
 struct AddArgs {
-    /// HOST[:PORT] (port from the configuration, 161 by default).
+    /// HOST[:PORT] (port from the configuration, 161 by default), or a printer's
+    /// URL: ipp://HOST[:PORT]/PATH, ipps://…, octoprint://HOST[:PORT],
+    /// moonraker://…, prusalink://…, bambu://SERIAL@HOST, ultimaker://…
     target: String,
+    /// A 3D printer's API key, access code or password: the name of the
+    /// environment variable holding it. It is saved in the secret store as
+    /// `printer-key:<url>` for the service (without it, the one already saved is used).
+    #[arg(long, value_name = "VAR")]
+    key_env: Option<String>,
     #[command(flatten)]
     creds: CredentialArgs,
     #[command(flatten)]
@@ -225,6 +232,9 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 async fn add(a: AddArgs) -> Result<ExitCode> {
+    if a.target.contains("://") {
+        return add_url(a).await;
+    }
     let (config, _, mut store) = a.data.open()?;
     let addr = crate::resolve_with_port(&a.target, config.snmp.port).await?;
     // Added by name: the name is kept and resolved again on every poll (DHCP).
@@ -283,6 +293,106 @@ async fn add(a: AddArgs) -> Result<ExitCode> {
             .map(|s| format!(" (serial {s})"))
             .unwrap_or_default(),
         d.address.as_deref().unwrap_or("-")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `devices add URL`: an IPP printer or a 3D printer, polled over its protocol.
+async fn add_url(a: AddArgs) -> Result<ExitCode> {
+    use printscout_engine::printer::fab::{FabOptions, FabTarget, read_fab};
+    use printscout_engine::printer::ipp::{IppOptions, read_ipp};
+    use printscout_engine::secret::Secret;
+    let (config, dir, mut store) = a.data.open()?;
+    let rules = rules_from(&config);
+    let scheme = a
+        .target
+        .split("://")
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let (protocol, url, read) = if scheme == "ipp" || scheme == "ipps" {
+        let options = IppOptions {
+            timeout: a.timeout.max(Duration::from_secs(2)),
+            ..IppOptions::default()
+        };
+        let read = read_ipp(&a.target, &options)
+            .await
+            .map_err(|e| e.to_string());
+        (scheme, a.target.clone(), read)
+    } else {
+        let target = match FabTarget::parse(&a.target) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("printscout: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        };
+        let secrets = printscout_engine::secrets::open(&config, &dir);
+        let name = printscout_engine::secrets::printer_key_name_of(&target);
+        let key = match &a.key_env {
+            Some(var) => {
+                let value = std::env::var(var).unwrap_or_default();
+                if value.is_empty() {
+                    bail!(
+                        "the environment variable {var} is not set or empty (it should hold the printer's {})",
+                        target.protocol.secret_name()
+                    );
+                }
+                let key = Secret::new(value);
+                secrets
+                    .set(&name, &key)
+                    .with_context(|| format!("cannot save the printer's key as {name}"))?;
+                Some(key)
+            }
+            None => secrets.get(&name).ok().flatten(),
+        };
+        let options = FabOptions {
+            key,
+            timeout: a.timeout.max(Duration::from_secs(2)),
+            ..FabOptions::default()
+        };
+        let read = read_fab(&target, &options).await.map_err(|e| e.to_string());
+        (target.protocol.scheme().to_owned(), target.url(), read)
+    };
+    let reading = match read {
+        Ok(r) => Some(r),
+        Err(e) if a.anyway => {
+            eprintln!("printscout: {e}; adding it anyway");
+            None
+        }
+        Err(e) => {
+            eprintln!("printscout: not added: {e} (use --anyway to add it and keep trying)");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let rec = store.add_printer_url(
+        &protocol,
+        &url,
+        reading,
+        (a.name.as_deref(), a.location.as_deref()),
+        &rules,
+    )?;
+    let id = rec.device_id.context("the device was not stored")?;
+    let d = store.device(id)?.context("the device vanished")?;
+    if rec.merged {
+        println!(
+            "Device {} ({}) is the same printer over SNMP: its IPP address was added to it",
+            d.id,
+            d.display_name()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} device {}: {}{} at {} ({})",
+        if rec.created { "Added" } else { "Updated" },
+        d.id,
+        d.display_name(),
+        d.serial
+            .as_deref()
+            .map(|s| format!(" (serial {s})"))
+            .unwrap_or_default(),
+        d.address.as_deref().unwrap_or("-"),
+        d.protocol
     );
     Ok(ExitCode::SUCCESS)
 }

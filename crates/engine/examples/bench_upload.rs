@@ -291,7 +291,7 @@ fn poll(i: usize, at: i64, kind: PollKind, r: Reading) -> PollResult {
         at,
         outcome: PollOutcome::Read {
             reading: Box::new(r),
-            credential: Credential::community("public", Version::V2c, "public"),
+            credential: Some(Credential::community("public", Version::V2c, "public")),
         },
     }
 }

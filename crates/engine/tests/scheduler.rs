@@ -75,7 +75,7 @@ impl Poller for FakePoller {
                 t.address.clone().unwrap_or_default(),
                 PollOutcome::Read {
                     reading: Box::new(reading(t.device_id)),
-                    credential: cred(),
+                    credential: Some(cred()),
                 },
             )
         })
@@ -104,7 +104,7 @@ fn lab(n: i64, slow: HashMap<i64, Duration>, lost: &[i64]) -> Lab {
                     at: T0 - 10 * MIN,
                     outcome: PollOutcome::Read {
                         reading: Box::new(reading(id)),
-                        credential: cred(),
+                        credential: Some(cred()),
                     },
                 },
                 &Rules::default(),
@@ -340,7 +340,7 @@ async fn a_device_added_through_the_collectors_own_connection_is_polled_at_once(
                     at: lab.clock.now_ms(),
                     outcome: PollOutcome::Read {
                         reading: Box::new(reading(99)),
-                        credential: cred(),
+                        credential: Some(cred()),
                     },
                 },
                 &Rules::default(),

@@ -74,7 +74,7 @@ fn poll(device: Option<i64>, address: &str, at: i64, r: Reading) -> PollResult {
         at,
         outcome: PollOutcome::Read {
             reading: Box::new(r),
-            credential: cred("office"),
+            credential: Some(cred("office")),
         },
     }
 }

@@ -144,7 +144,7 @@ fn poll(device_id: Option<i64>, i: usize, kind: PollKind, reading: Reading) -> P
         at: now_ms(),
         outcome: PollOutcome::Read {
             reading: Box::new(reading),
-            credential: credential(),
+            credential: Some(credential()),
         },
     }
 }

@@ -93,7 +93,7 @@ fn poll(device_id: Option<i64>, i: usize, total: i64) -> PollResult {
         at: now_ms(),
         outcome: PollOutcome::Read {
             reading: Box::new(full_read(i, total)),
-            credential: credential(),
+            credential: Some(credential()),
         },
     }
 }

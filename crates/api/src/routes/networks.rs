@@ -485,7 +485,7 @@ async fn run_scan(ctx: AppState, id: u64, what: Rediscovery, cancel: Cancellatio
                             at,
                             outcome: PollOutcome::Read {
                                 reading: Box::new(f.reading),
-                                credential: f.credential,
+                                credential: Some(f.credential),
                             },
                         };
                         match store.record(&p, &rules) {

@@ -501,7 +501,8 @@ pub(crate) fn change_config(
             "invalid_setting",
             e.to_string(),
         )
-    })?;
+    })?
+    .with_secrets(ctx.secrets.clone());
     for (name, value) in secrets {
         let stored = if value.expose().is_empty() {
             ctx.secrets.delete(name)

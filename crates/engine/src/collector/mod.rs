@@ -568,11 +568,18 @@ const JUMP: Ms = 5000;
 /// How often the scheduler asks the database whether another process changed it.
 const VERSION_EVERY: Ms = 500;
 
+/// Whether a protocol reads office printers (counters every `meters_every`)
+/// rather than 3D printers (job history every `jobs_every`).
+fn office(protocol: &str) -> bool {
+    matches!(protocol, "snmp" | "ipp" | "ipps")
+}
+
 /// The intervals the scheduler works with, in ms.
 #[derive(Clone, Copy)]
 struct Intervals {
     status: Ms,
     meters: Ms,
+    jobs: Ms,
     catch_up: Ms,
 }
 
@@ -581,7 +588,18 @@ impl Intervals {
         Intervals {
             status: ms(s.status_every),
             meters: ms(s.meters_every),
+            jobs: ms(s.jobs_every),
             catch_up: ms(s.catch_up_window),
+        }
+    }
+
+    /// The full-read interval of a device: for a 3D printer the full read is
+    /// its status plus its job history, every `jobs_every`.
+    fn full(&self, d: &ScheduleEntry) -> Ms {
+        if office(&d.protocol) {
+            self.meters
+        } else {
+            self.jobs
         }
     }
 }
@@ -643,8 +661,9 @@ impl Scheduler {
                     slots.update(id, |s| {
                         if s.meters_due <= now {
                             // One full read catches up both; the status grid resumes after it.
-                            s.meters_due = now
-                                + spread(phase(id, METERS_JOB, iv.meters), iv.meters, iv.catch_up);
+                            let full = iv.full(&s.device);
+                            s.meters_due =
+                                now + spread(phase(id, METERS_JOB, full), full, iv.catch_up);
                             s.status_due = after_full_read(s.meters_due, id, iv.status);
                         } else if s.status_due <= now {
                             s.status_due = now
@@ -674,7 +693,8 @@ impl Scheduler {
             if !paused {
                 while let Some(id) = slots.due(now) {
                     let Some(s) = slots.get(id) else { break };
-                    let kind = if s.meters_due <= now || s.device.credential.is_none() {
+                    let snmp = s.device.protocol == "snmp";
+                    let kind = if s.meters_due <= now || (snmp && s.device.credential.is_none()) {
                         // Without a working credential only a full read can find one.
                         PollKind::Meters
                     } else {
@@ -687,11 +707,12 @@ impl Scheduler {
                         added_as: s.device.added_as.clone(),
                         credential: s.device.credential.clone(),
                         kind,
+                        protocol: s.device.protocol.clone(),
                     };
                     slots.update(id, |s| {
                         if kind == PollKind::Meters {
-                            s.meters_due =
-                                next_slot_after(now, iv.meters, phase(id, METERS_JOB, iv.meters));
+                            let full = iv.full(&s.device);
+                            s.meters_due = next_slot_after(now, full, phase(id, METERS_JOB, full));
                             s.status_due = after_full_read(now, id, iv.status);
                         } else {
                             s.status_due =
@@ -916,7 +937,7 @@ impl Scheduler {
                                 at,
                                 outcome: PollOutcome::Read {
                                     reading: Box::new(f.reading),
-                                    credential: f.credential,
+                                    credential: Some(f.credential),
                                 },
                             };
                             match store.record(&p, &rules) {
@@ -1110,10 +1131,14 @@ fn initial_dues(d: &ScheduleEntry, now: Ms, iv: Intervals) -> (Ms, Ms) {
             iv.catch_up,
         ),
         due_after(
-            d.last_meters,
+            if office(&d.protocol) {
+                d.last_meters
+            } else {
+                d.last_jobs
+            },
             now,
-            iv.meters,
-            phase(id, METERS_JOB, iv.meters),
+            iv.full(d),
+            phase(id, METERS_JOB, iv.full(d)),
             iv.catch_up,
         ),
     )

@@ -10,13 +10,18 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::discovery::targets::{Consent, resolve};
 use crate::discovery::{EventSink, ScanRequest, scan};
+use crate::printer::fab::{FabOptions, FabTarget, read_fab, read_history};
+use crate::printer::ipp::{IppOptions, read_ipp};
+use crate::printer::model::ReadStats;
 use crate::printer::{ReadError, Reading, read_device, read_status};
+use crate::secrets::{SecretStore, printer_key_name_of};
 use crate::snmp::transport::SnmpTransport;
 use crate::snmp::{Credential, SnmpOptions};
 use crate::store::{PollKind, PollOutcome};
@@ -35,8 +40,11 @@ pub struct PollTarget {
     pub added_as: Option<String>,
     /// The credential that worked last time.
     pub credential: Option<Credential>,
-    /// Status or full read.
+    /// Status or full read (for a 3D printer: status plus its job history).
     pub kind: PollKind,
+    /// `snmp`, `ipp`, `ipps`, or a 3D-printer protocol; the address is then
+    /// the printer's URL (`ipp://host:631/ipp/print`, `octoprint://host:5000`).
+    pub protocol: String,
 }
 
 /// A device a rediscovery found.
@@ -88,9 +96,11 @@ pub struct Rediscovery {
     pub allow_public: bool,
 }
 
-/// The SNMP poller over one shared transport.
+/// The poller over one shared SNMP transport; IPP printers and 3D printers
+/// are read over their own protocols (keys from the secret store).
 pub struct SnmpPoller {
     transport: SnmpTransport,
+    secrets: Option<Arc<dyn SecretStore>>,
     discovery: SnmpTransport,
     options: SnmpOptions,
     port: u16,
@@ -110,6 +120,7 @@ impl SnmpPoller {
         rediscovery: Rediscovery,
     ) -> Self {
         Self {
+            secrets: None,
             transport: SnmpTransport::new(rate),
             discovery: SnmpTransport::new(discovery_rate),
             options,
@@ -117,6 +128,64 @@ impl SnmpPoller {
             credentials,
             rediscovery,
         }
+    }
+
+    /// Reads 3D printers' keys (`printer-key:…`) from `secrets`.
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretStore>) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// Polls an IPP printer or a 3D printer at its URL.
+    async fn poll_other(&self, t: &PollTarget) -> (String, PollOutcome) {
+        let address = t.address.clone().unwrap_or_default();
+        let failed = |error: String| PollOutcome::Failed { error };
+        let outcome = match t.protocol.as_str() {
+            "ipp" | "ipps" => match read_ipp(&address, &IppOptions::default()).await {
+                Ok(reading) => PollOutcome::Read {
+                    reading: Box::new(reading),
+                    credential: None,
+                },
+                Err(e) => failed(e.to_string()),
+            },
+            _ => match FabTarget::parse(&address) {
+                Err(e) => failed(e.to_string()),
+                Ok(target) => {
+                    let key = self.secrets.as_ref().and_then(|s| {
+                        s.get(&printer_key_name_of(&target))
+                            .map_err(|e| tracing::warn!(target = %target.url(), "cannot read the printer's key: {e}"))
+                            .ok()
+                            .flatten()
+                    });
+                    let options = FabOptions {
+                        key,
+                        ..FabOptions::default()
+                    };
+                    match read_fab(&target, &options).await {
+                        Err(e) => failed(e.to_string()),
+                        Ok(mut reading) => {
+                            if t.kind == PollKind::Meters {
+                                match read_history(&target, &options).await {
+                                    Ok(Some(h)) => {
+                                        reading.jobs = h.jobs;
+                                        add_cost(&mut reading.stats, &h.stats);
+                                    }
+                                    Ok(None) => {}
+                                    Err(e) => reading
+                                        .notes
+                                        .push(format!("the job history could not be read: {e}")),
+                                }
+                            }
+                            PollOutcome::Read {
+                                reading: Box::new(reading),
+                                credential: None,
+                            }
+                        }
+                    }
+                }
+            },
+        };
+        (address, outcome)
     }
 
     /// The longest a poll may take: every attempt of every round.
@@ -153,7 +222,7 @@ impl SnmpPoller {
             let reading = read_status(&self.transport, addr, c, &self.options).await?;
             return Ok(PollOutcome::Read {
                 reading: Box::new(reading),
-                credential: c.clone(),
+                credential: Some(c.clone()),
             });
         }
         let list: Vec<Credential> = match &t.credential {
@@ -169,7 +238,7 @@ impl SnmpPoller {
             .ok_or(ReadError::NoCredentials)?;
         Ok(PollOutcome::Read {
             reading: Box::new(reading),
-            credential,
+            credential: Some(credential),
         })
     }
 }
@@ -177,6 +246,9 @@ impl SnmpPoller {
 impl Poller for SnmpPoller {
     fn poll<'a>(&'a self, t: &'a PollTarget) -> BoxFuture<'a, (String, PollOutcome)> {
         Box::pin(async move {
+            if t.protocol != "snmp" {
+                return self.poll_other(t).await;
+            }
             let fallback = t.address.clone().unwrap_or_default();
             let addr = match self.address(t).await {
                 Ok(a) => a,
@@ -278,4 +350,16 @@ impl Poller for SnmpPoller {
                 .collect())
         })
     }
+}
+
+/// Adds a second request's cost to a reading's.
+fn add_cost(to: &mut ReadStats, more: &ReadStats) {
+    to.requests += more.requests;
+    to.elapsed_ms += more.elapsed_ms;
+    let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    };
+    to.bytes_sent = sum(to.bytes_sent, more.bytes_sent);
+    to.bytes_received = sum(to.bytes_received, more.bytes_received);
 }

@@ -49,6 +49,9 @@ pub struct Reading {
     /// office printers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fab: Option<crate::printer::fab::FabStatus>,
+    /// A 3D printer's job history, when this read included a history poll.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<crate::printer::fab::JobRecord>,
 }
 
 /// Identity of a device.

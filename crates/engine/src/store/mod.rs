@@ -93,7 +93,7 @@ pub struct DeviceRecord {
     pub id: i64,
     /// Who it is (`sn:…`, `mac:…`, `addr:…`).
     pub identity_key: String,
-    /// `snmp` (others arrive with IPP and 3D printers).
+    /// `snmp`, `ipp`, `ipps`, or a 3D-printer protocol (`octoprint`, …).
     pub protocol: String,
     /// Address polled now (`host:port`); `None` when its whereabouts are unknown.
     pub address: Option<String>,
@@ -232,10 +232,13 @@ pub struct ScheduleEntry {
     pub last_status: Option<i64>,
     /// Last full read (ms).
     pub last_meters: Option<i64>,
+    /// `snmp`, `ipp`, `ipps`, or a 3D-printer protocol (`octoprint`, …).
+    pub protocol: String,
+    /// Last 3D history poll (ms).
+    pub last_jobs: Option<i64>,
 }
 
-const SCHEDULE_COLUMNS: &str =
-    "id, address, added_as, credential, status, offline, last_status, last_meters";
+const SCHEDULE_COLUMNS: &str = "id, address, added_as, credential, status, offline, last_status, last_meters, protocol, last_jobs";
 
 fn schedule_entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScheduleEntry> {
     Ok(ScheduleEntry {
@@ -249,6 +252,8 @@ fn schedule_entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScheduleEn
         offline: r.get::<_, i64>(5)? != 0,
         last_status: r.get(6)?,
         last_meters: r.get(7)?,
+        protocol: r.get(8)?,
+        last_jobs: r.get(9)?,
     })
 }
 

@@ -26,6 +26,7 @@ use super::{DEVICE_COLUMNS, DeviceRecord, Store, StoreError, credential, device_
 use crate::events::{
     Event, EventKind, Severity, Source, Step, SupplyThresholds, conditions, resets_by_design, step,
 };
+use crate::printer::fab::{FabProtocol, JobRecord, synthesise};
 use crate::printer::{Reading, Supply};
 use crate::snmp::Credential;
 
@@ -46,8 +47,9 @@ pub enum PollOutcome {
     Read {
         /// What it said.
         reading: Box<Reading>,
-        /// The credential that worked (remembered for the device).
-        credential: Credential,
+        /// The SNMP credential that worked (remembered for the device); `None`
+        /// for IPP and 3D printers, whose keys live in the secret store.
+        credential: Option<Credential>,
     },
     /// It did not (or not usefully).
     Failed {
@@ -119,6 +121,11 @@ pub struct Recorded {
     pub identity_mismatch: bool,
     /// The device was removed by the user; nothing was written.
     pub ignored_removed: bool,
+    /// An IPP reading of a printer already monitored over SNMP: its uuid and
+    /// address were added to that device, nothing else was written.
+    pub merged: bool,
+    /// 3D jobs written (synthesised from this reading, or from a history poll).
+    pub jobs: usize,
 }
 
 impl Store {
@@ -139,6 +146,41 @@ impl Store {
         Ok(rec)
     }
 
+    /// Records a 3D printer's history poll: every job upserted by its key
+    /// (new and changed finished jobs queued for the upload) and the poll's
+    /// time. Returns how many jobs were new or changed.
+    pub fn record_history(
+        &mut self,
+        device_id: i64,
+        jobs: &[JobRecord],
+        at: i64,
+        rules: &Rules,
+    ) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut w = Writer {
+            tx: &tx,
+            rules,
+            at,
+            events: Vec::new(),
+        };
+        let Some(t) = w.device(device_id)? else {
+            return Err(StoreError::NoDevice(device_id.to_string()));
+        };
+        let mut changed = 0;
+        for j in jobs {
+            changed += usize::from(w.upsert_job(&t, j)?);
+        }
+        w.exec(
+            "UPDATE devices SET last_jobs = ?2 WHERE id = ?1",
+            params![device_id, at],
+        )?;
+        w.finish()?;
+        tx.commit()?;
+        Ok(changed)
+    }
+
     /// Adds a device by hand: with a reading it is matched or created by
     /// identity like a discovered one; without one it is kept by address.
     /// A device the user had removed comes back. Name and location, when
@@ -148,6 +190,34 @@ impl Store {
         address: &str,
         added_as: Option<&str>,
         found: Option<(Reading, Credential)>,
+        labels: (Option<&str>, Option<&str>),
+        rules: &Rules,
+    ) -> Result<Recorded, StoreError> {
+        let found = found.map(|(r, c)| (r, Some(c)));
+        self.add_device_over("snmp", address, added_as, found, labels, rules)
+    }
+
+    /// Adds an IPP printer or a 3D printer by its URL (`ipp://…`,
+    /// `octoprint://…`), with its first reading when it answered, else kept
+    /// by address and polled over `protocol` until it does.
+    pub fn add_printer_url(
+        &mut self,
+        protocol: &str,
+        url: &str,
+        reading: Option<Reading>,
+        labels: (Option<&str>, Option<&str>),
+        rules: &Rules,
+    ) -> Result<Recorded, StoreError> {
+        let found = reading.map(|r| (r, None));
+        self.add_device_over(protocol, url, None, found, labels, rules)
+    }
+
+    fn add_device_over(
+        &mut self,
+        protocol: &str,
+        address: &str,
+        added_as: Option<&str>,
+        found: Option<(Reading, Option<Credential>)>,
         labels: (Option<&str>, Option<&str>),
         rules: &Rules,
     ) -> Result<Recorded, StoreError> {
@@ -188,8 +258,8 @@ impl Store {
                     Some(id) => (id, false),
                     None => {
                         tx.execute(
-                            "INSERT INTO devices(identity_key, address, first_seen) VALUES (?1, ?2, ?3)",
-                            params![key, address, at],
+                            "INSERT INTO devices(identity_key, address, first_seen, protocol) VALUES (?1, ?2, ?3, ?4)",
+                            params![key, address, at, protocol],
                         )?;
                         (tx.last_insert_rowid(), true)
                     }
@@ -384,7 +454,7 @@ impl Writer<'_> {
             PollOutcome::Read {
                 reading,
                 credential,
-            } => self.read(p, reading, credential, explicit),
+            } => self.read(p, reading, credential.as_ref(), explicit),
         }
     }
 
@@ -426,7 +496,7 @@ impl Writer<'_> {
         &mut self,
         p: &PollResult,
         r: &Reading,
-        credential: &Credential,
+        credential: Option<&Credential>,
         explicit: bool,
     ) -> Result<Recorded, StoreError> {
         let polled = p.device_id.map(|id| self.device(id)).transpose()?.flatten();
@@ -453,10 +523,52 @@ impl Writer<'_> {
                 });
             }
         }
-        let key = if p.kind == PollKind::Meters {
-            identity_key(r)
+        let protocol = r.protocol.as_deref().unwrap_or("snmp");
+        // A 3D printer's every read is whole (identity included): it is keyed
+        // on each poll; an SNMP status poll carries too little to key on.
+        let full = p.kind == PollKind::Meters || r.fab.is_some();
+        let key = if full { identity_key(r) } else { None };
+        // IPP and SNMP readings of one printer are one device (same uuid or
+        // serial): SNMP, with more counters, stays in charge.
+        let same = if full {
+            self.same_printer(polled.as_ref(), r, protocol)?
         } else {
             None
+        };
+        if let Some(same) = &same {
+            if same.protocol == "snmp" && protocol != "snmp" {
+                self.exec(
+                    "UPDATE devices SET uuid = coalesce(?2, uuid) WHERE id = ?1",
+                    params![same.id, r.identity.uuid],
+                )?;
+                self.touch_address(same.id, &p.address)?;
+                if let Some(d) = polled.as_ref().filter(|d| d.id != same.id) {
+                    self.retire_into(d, same)?;
+                }
+                return Ok(Recorded {
+                    device_id: Some(same.id),
+                    merged: true,
+                    ..Recorded::default()
+                });
+            }
+            if same.protocol != "snmp" && protocol == "snmp" {
+                self.exec(
+                    "UPDATE devices SET protocol = 'snmp' WHERE id = ?1",
+                    params![same.id],
+                )?;
+                if let Some(k) = &key
+                    && self.device_by_key(k)?.is_none()
+                {
+                    self.rekey(same.id, k)?;
+                }
+                if let Some(d) = polled.as_ref().filter(|d| d.id != same.id) {
+                    self.retire_into(d, same)?;
+                }
+            }
+        }
+        let key = match same {
+            Some(same) if same.protocol == protocol => Some(same.identity_key),
+            _ => key,
         };
         let keyless = key.is_none();
         let (target, created) = self.resolve(polled.as_ref(), key, r, &p.address)?;
@@ -473,8 +585,13 @@ impl Writer<'_> {
                 ..Recorded::default()
             });
         }
-        let credential_json = credential::to_json(credential);
-        self.move_to(&t, &p.address, &credential_json, p.kind == PollKind::Meters)?;
+        let credential_json = credential.map(credential::to_json);
+        self.move_to(
+            &t,
+            &p.address,
+            credential_json.as_deref(),
+            p.kind == PollKind::Meters,
+        )?;
         let name = t
             .name
             .clone()
@@ -489,8 +606,7 @@ impl Writer<'_> {
                 json!({ "address": p.address }),
             );
         }
-        let same_credential =
-            t.credential.as_ref().map(credential::to_json).as_ref() == Some(&credential_json);
+        let same_credential = t.credential.as_ref().map(credential::to_json) == credential_json;
         if same_credential && t.failures == 0 && !t.offline && t.last_error.is_none() {
             // The usual status poll: only the times move.
             self.exec(
@@ -507,10 +623,11 @@ impl Writer<'_> {
         self.status(&t, r)?;
         let mut refreshed = vec![Source::ErrorBit, Source::Alert];
         let mut reading_id = None;
-        if p.kind == PollKind::Meters {
+        if full {
             let id = &r.identity;
             self.exec(
-                "UPDATE devices SET vendor = ?2, model = ?3, serial = ?4, mac = coalesce(?5, mac),
+                "UPDATE devices SET protocol = ?13, uuid = coalesce(?14, uuid),
+                        vendor = ?2, model = ?3, serial = ?4, mac = coalesce(?5, mac),
                         hostname = ?6, sys_location = ?7, firmware = ?8, sys_object_id = ?9,
                         device_kind = ?10, last_meters = ?11, latest_reading = ?12 WHERE id = ?1",
                 params![
@@ -525,15 +642,37 @@ impl Writer<'_> {
                     id.sys_object_id,
                     r.device_kind,
                     self.at,
-                    serde_json::to_string(r).ok()
+                    serde_json::to_string(r).ok(),
+                    protocol,
+                    id.uuid
                 ],
             )?;
             if !r.supplies.is_empty() {
                 refreshed.push(Source::Supply);
             }
-            reading_id = Some(self.meters(&t, &name, r)?);
+            if p.kind == PollKind::Meters || !r.counters.is_empty() || !r.supplies.is_empty() {
+                reading_id = Some(self.meters(&t, &name, r)?);
+            }
         }
         self.conditions(t.id, &name, r, &refreshed)?;
+        let mut jobs = 0;
+        if let Some(fab) = &r.fab
+            && !FabProtocol::from_scheme(protocol).is_some_and(FabProtocol::has_native_history)
+        {
+            let last = self.last_synthesised_job(t.id)?;
+            for j in synthesise(last.as_ref(), fab, self.at.div_euclid(1000)) {
+                jobs += usize::from(self.upsert_job(&t, &j)?);
+            }
+        }
+        for j in &r.jobs {
+            jobs += usize::from(self.upsert_job(&t, j)?);
+        }
+        if r.fab.is_some() && p.kind == PollKind::Meters {
+            self.exec(
+                "UPDATE devices SET last_jobs = ?2 WHERE id = ?1",
+                params![t.id, self.at],
+            )?;
+        }
         if created {
             self.event(
                 Some(t.id),
@@ -561,8 +700,152 @@ impl Writer<'_> {
             device_id: Some(t.id),
             reading_id,
             created,
+            jobs,
             ..Recorded::default()
         })
+    }
+
+    /// Another device that is the same printer seen over another protocol:
+    /// the same IPP uuid, or the same serial between SNMP and IPP.
+    fn same_printer(
+        &self,
+        polled: Option<&DeviceRecord>,
+        r: &Reading,
+        protocol: &str,
+    ) -> Result<Option<DeviceRecord>, StoreError> {
+        let not = polled.map_or(-1, |d| d.id);
+        if let Some(uuid) = r.identity.uuid.as_deref().filter(|u| !u.is_empty())
+            && let Some(d) = self
+                .row(
+                    &format!(
+                        "SELECT {DEVICE_COLUMNS} FROM devices WHERE uuid = ?1 AND id != ?2 AND removed_at IS NULL"
+                    ),
+                    params![uuid, not],
+                    device_from_row,
+                )
+                .optional()?
+        {
+            return Ok(Some(d));
+        }
+        let office = |p: &str| matches!(p, "snmp" | "ipp" | "ipps");
+        let Some(serial) = r
+            .identity
+            .serial
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| crate::printer::standard::plausible_serial(s))
+        else {
+            return Ok(None);
+        };
+        if !office(protocol) {
+            return Ok(None);
+        }
+        let mut st = self.tx.prepare_cached(&format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE upper(serial) = upper(?1) AND id != ?2
+               AND removed_at IS NULL AND protocol != ?3 LIMIT 2"
+        ))?;
+        let found: Vec<DeviceRecord> = st
+            .query_map(params![serial, not, protocol], device_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(match found.as_slice() {
+            [one] if office(&one.protocol) => Some(one.clone()),
+            _ => None,
+        })
+    }
+
+    /// `d` turned out to be `into` seen over another protocol: it stops being
+    /// polled (its history stays), and the sighting is logged.
+    fn retire_into(&self, d: &DeviceRecord, into: &DeviceRecord) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE devices SET removed_at = ?2, address = NULL WHERE id = ?1",
+            params![d.id, self.at],
+        )?;
+        tracing::info!(
+            device = d.id,
+            into = into.id,
+            "the same printer is known over {} and {}: kept as one device",
+            d.protocol,
+            into.protocol
+        );
+        Ok(())
+    }
+
+    /// The most recent synthesised job of a device (running or not).
+    fn last_synthesised_job(&self, device_id: i64) -> Result<Option<JobRecord>, StoreError> {
+        Ok(self
+            .row(
+                "SELECT job_key, name, started_at, ended_at, duration_s, result, material FROM jobs
+                  WHERE device_id = ?1 AND synthesised = 1
+                  ORDER BY coalesce(started_at, 0) DESC, id DESC LIMIT 1",
+                [device_id],
+                |row| {
+                    Ok(JobRecord {
+                        key: row.get(0)?,
+                        name: row.get(1)?,
+                        started_at: row.get::<_, Option<i64>>(2)?.map(|ms| ms.div_euclid(1000)),
+                        ended_at: row.get::<_, Option<i64>>(3)?.map(|ms| ms.div_euclid(1000)),
+                        duration_s: row
+                            .get::<_, Option<i64>>(4)?
+                            .and_then(|d| u64::try_from(d).ok()),
+                        result: row.get(5)?,
+                        material: row.get(6)?,
+                        synthesised: true,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Inserts or updates one job by its key; queues it for the upload when
+    /// it is new or changed. Returns whether anything changed.
+    pub(super) fn upsert_job(
+        &mut self,
+        t: &DeviceRecord,
+        j: &JobRecord,
+    ) -> Result<bool, StoreError> {
+        let ms = |s: Option<i64>| s.map(|s| s.saturating_mul(1000));
+        let duration = j.duration_s.and_then(|d| i64::try_from(d).ok());
+        let changed = self.exec(
+            "INSERT INTO jobs(device_id, job_key, name, started_at, ended_at, duration_s, result, material, synthesised)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(device_id, job_key) DO UPDATE SET
+                name = excluded.name, started_at = excluded.started_at, ended_at = excluded.ended_at,
+                duration_s = excluded.duration_s, result = excluded.result, material = excluded.material
+             WHERE (name, started_at, ended_at, duration_s, result, material)
+                   IS NOT (excluded.name, excluded.started_at, excluded.ended_at,
+                           excluded.duration_s, excluded.result, excluded.material)",
+            params![
+                t.id,
+                j.key,
+                j.name,
+                ms(j.started_at),
+                ms(j.ended_at),
+                duration,
+                j.result,
+                j.material,
+                j.synthesised
+            ],
+        )? > 0;
+        // Only finished jobs leave the site; a running one goes when it ends.
+        if changed && self.rules.queue && j.ended_at.is_some() {
+            let payload = json!({
+                "device_id": t.id,
+                "identity_key": t.identity_key,
+                "job_key": j.key,
+                "name": j.name,
+                "started_at": ms(j.started_at),
+                "ended_at": ms(j.ended_at),
+                "duration_s": duration,
+                "result": j.result,
+                "material": j.material,
+                "synthesised": j.synthesised,
+            });
+            self.exec(
+                "INSERT INTO outbox(created_at, kind, payload) VALUES (?1, 'job', ?2)",
+                params![self.at, payload.to_string()],
+            )?;
+        }
+        Ok(changed)
     }
 
     /// Which device answered: returns its id and whether it was created.
@@ -640,7 +923,7 @@ impl Writer<'_> {
         &mut self,
         t: &DeviceRecord,
         address: &str,
-        credential: &str,
+        credential: Option<&str>,
         touch: bool,
     ) -> Result<(), StoreError> {
         let previous = t.address.clone().filter(|a| a != address);

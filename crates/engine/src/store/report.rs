@@ -16,7 +16,36 @@ use serde::Serialize;
 
 use super::{DeviceRecord, Store, StoreError};
 use crate::events::step;
-use crate::export::{CounterSpan, DeviceRow, EventRow, MeterReport, SupplyRow};
+use crate::export::{
+    CounterSpan, DeviceRow, EventRow, JobRow, Machine, MeterReport, StoredJob, SupplyRow,
+    UtilisationRow, jobs_section,
+};
+
+/// The protocols of 3D printers (`devices.protocol`).
+const FAB_PROTOCOLS: [&str; 5] = ["octoprint", "moonraker", "prusalink", "bambu", "ultimaker"];
+
+/// A stored integer however SQLite typed it (a REAL or numeric TEXT is
+/// accepted, anything else is unknown).
+fn loose_int(v: rusqlite::types::ValueRef<'_>) -> Option<i64> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Integer(n) => Some(n),
+        ValueRef::Real(f) if f.is_finite() => Some(f as i64),
+        ValueRef::Text(t) => std::str::from_utf8(t).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A stored text however SQLite typed it (numbers as digits).
+fn loose_text(v: rusqlite::types::ValueRef<'_>) -> Option<String> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Integer(n) => Some(n.to_string()),
+        ValueRef::Real(f) => Some(f.to_string()),
+        ValueRef::Null => None,
+    }
+}
 
 /// Counters and supplies at one full read.
 #[derive(Clone, Debug, Serialize)]
@@ -313,14 +342,83 @@ impl Store {
                 },
             )?
             .collect::<Result<_, _>>()?;
+        let now = super::now_ms();
+        let (jobs, utilisation) = self.jobs_report(&devices, from, to, now, tz)?;
         Ok(MeterReport {
-            generated_at: show(super::now_ms()),
+            generated_at: show(now),
             from: from.and_then(show),
             to: to.and_then(show),
             counter_keys,
             devices: rows,
             supplies,
             events,
+            jobs,
+            utilisation,
         })
+    }
+
+    /// The 3D-printer part of the meter report for `[from, to)` (ms), made
+    /// at `now`: the jobs of every 3D printer (`device_kind = '3d_printer'`
+    /// or a 3D-printer protocol) and of any other device that has jobs, and
+    /// their utilisation per local day in `tz` (see
+    /// [`crate::export::jobs_section`]). A removed machine appears only with
+    /// jobs in the period. Both lists are empty without 3D printers.
+    pub fn jobs_report<Tz: TimeZone>(
+        &self,
+        devices: &[DeviceRecord],
+        from: Option<i64>,
+        to: Option<i64>,
+        now: i64,
+        tz: &Tz,
+    ) -> Result<(Vec<JobRow>, Vec<UtilisationRow>), StoreError> {
+        let mut st = self.conn.prepare(
+            "SELECT device_id, job_key, name, started_at, ended_at, duration_s, result, material,
+                    synthesised
+             FROM jobs WHERE started_at IS NULL OR started_at < ?1
+             ORDER BY device_id, started_at, job_key",
+        )?;
+        let stored: Vec<StoredJob> = st
+            .query_map(params![to.unwrap_or(i64::MAX)], |r| {
+                Ok(StoredJob {
+                    device_id: r.get(0)?,
+                    job_key: loose_text(r.get_ref(1)?).unwrap_or_default(),
+                    name: loose_text(r.get_ref(2)?),
+                    started_at: loose_int(r.get_ref(3)?),
+                    ended_at: loose_int(r.get_ref(4)?),
+                    duration_s: loose_int(r.get_ref(5)?),
+                    result: loose_text(r.get_ref(6)?),
+                    material: loose_text(r.get_ref(7)?),
+                    synthesised: loose_int(r.get_ref(8)?).is_some_and(|n| n != 0),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let with_jobs: BTreeSet<i64> = stored.iter().map(|j| j.device_id).collect();
+        let is_fab = |d: &DeviceRecord| {
+            d.device_kind.as_deref() == Some("3d_printer")
+                || FAB_PROTOCOLS.contains(&d.protocol.as_str())
+        };
+        let machines: Vec<Machine> = devices
+            .iter()
+            .filter(|d| (is_fab(d) && !d.removed) || with_jobs.contains(&d.id))
+            .map(|d| Machine {
+                device_id: d.id,
+                name: Some(d.display_name()),
+                model: d.model.clone(),
+                serial: d.serial.clone(),
+            })
+            .collect();
+        if machines.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let (jobs, mut utilisation) = jobs_section(&machines, &stored, from, to, now, tz);
+        // Removed machines, and other devices, only with jobs in the period.
+        let listed: BTreeSet<i64> = jobs.iter().map(|j| j.device_id).collect();
+        let kept: BTreeSet<i64> = devices
+            .iter()
+            .filter(|d| (is_fab(d) && !d.removed) || listed.contains(&d.id))
+            .map(|d| d.id)
+            .collect();
+        utilisation.retain(|u| kept.contains(&u.device_id));
+        Ok((jobs, utilisation))
     }
 }

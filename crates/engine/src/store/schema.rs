@@ -163,6 +163,14 @@ const MIGRATIONS: &[&str] = &[
         attempts   INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 2: IPP and 3D printers: the IPP uuid (one device over SNMP and IPP),
+    // the last history poll, and jobs by time for the exports.
+    r#"
+    ALTER TABLE devices ADD COLUMN uuid TEXT;
+    ALTER TABLE devices ADD COLUMN last_jobs INTEGER;
+    CREATE INDEX devices_uuid ON devices(uuid) WHERE uuid IS NOT NULL;
+    CREATE INDEX jobs_started ON jobs(device_id, started_at);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -544,6 +544,7 @@ pub fn build_reading(
         notes: Vec::new(),
         stats,
         fab: Some(status),
+        jobs: Vec::new(),
     }
 }
 
