@@ -153,6 +153,7 @@ fn sample_report() -> MeterReport {
                 message: "Black Toner 10%".to_owned(),
             },
         ],
+        ..MeterReport::default()
     }
 }
 

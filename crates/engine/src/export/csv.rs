@@ -5,13 +5,21 @@
 //! empty cell; numbers are plain digits and never prefixed; every text cell
 //! that a spreadsheet would take for a formula is prefixed with `'` (OWASP
 //! CSV injection: names and sysLocation come from the network).
+//!
+//! The 3D-printer companion files ([`super::CsvPart`]) follow the same rules:
+//! jobs with durations in whole seconds, utilisation with hours to two
+//! decimals and the percentage to one; job names come from users' files and
+//! are guarded like any other text.
 
 use std::borrow::Cow;
 use std::io::Write;
 
 use ::csv::{Terminator, WriterBuilder};
 
-use super::{DeviceRow, ExportError, MeterReport, Progress, Ticker, csv_headers, rfc3339};
+use super::{
+    CsvPart, DeviceRow, ExportError, JobRow, MeterReport, Progress, Ticker, UtilisationRow,
+    csv_headers, rfc3339,
+};
 
 /// Excel opens a CSV file in the machine's ANSI code page (Windows-1252 in
 /// western Europe) unless the file starts with a UTF-8 byte-order mark, so
@@ -58,28 +66,155 @@ fn device_record(report: &MeterReport, d: &DeviceRow) -> Vec<String> {
     r
 }
 
+/// The jobs companion file's column names, in order.
+pub fn jobs_csv_headers() -> Vec<String> {
+    [
+        "device_id",
+        "machine",
+        "model",
+        "serial",
+        "job",
+        "start",
+        "end",
+        "duration_s",
+        "result",
+        "material",
+        "recorded_from",
+        "gap_before_s",
+    ]
+    .iter()
+    .map(|h| (*h).to_owned())
+    .collect()
+}
+
+/// The utilisation companion file's column names, in order.
+pub fn utilisation_csv_headers() -> Vec<String> {
+    [
+        "date",
+        "device_id",
+        "machine",
+        "model",
+        "serial",
+        "hours_in_period",
+        "printing_hours",
+        "utilisation_percent",
+        "jobs_started",
+        "completed",
+        "failed_or_cancelled",
+        "gaps",
+        "gaps_total_hours",
+        "gaps_longest_hours",
+    ]
+    .iter()
+    .map(|h| (*h).to_owned())
+    .collect()
+}
+
+fn hours(seconds: i64) -> String {
+    format!("{:.2}", seconds as f64 / 3600.0)
+}
+
+fn job_record(j: &JobRow) -> Vec<String> {
+    vec![
+        j.device_id.to_string(),
+        opt_text(j.device_name.as_deref()),
+        opt_text(j.model.as_deref()),
+        opt_text(j.serial.as_deref()),
+        opt_text(j.name.as_deref()),
+        j.started_at.as_ref().map(rfc3339).unwrap_or_default(),
+        j.ended_at.as_ref().map(rfc3339).unwrap_or_default(),
+        opt_num(j.duration_s),
+        opt_text(j.result.as_deref()),
+        opt_text(j.material.as_deref()),
+        j.source.as_str().to_owned(),
+        opt_num(j.gap_before_s),
+    ]
+}
+
+fn utilisation_record(u: &UtilisationRow) -> Vec<String> {
+    vec![
+        u.date.format("%Y-%m-%d").to_string(),
+        u.device_id.to_string(),
+        opt_text(u.device_name.as_deref()),
+        opt_text(u.model.as_deref()),
+        opt_text(u.serial.as_deref()),
+        hours(u.period_s),
+        hours(u.printing_s),
+        format!("{:.1}", u.utilisation() * 100.0),
+        u.jobs_started.to_string(),
+        u.completed.to_string(),
+        u.failed_or_cancelled.to_string(),
+        u.gaps.to_string(),
+        hours(u.gaps_total_s),
+        hours(u.gaps_longest_s),
+    ]
+}
+
 /// Write the meter report as CSV to `w` (byte-order mark, header row, one row
 /// per device) and flush it. `progress` counts device rows.
 pub fn write_csv<W: Write>(
     report: &MeterReport,
-    mut w: W,
+    w: W,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(), ExportError> {
+    write_csv_part(report, CsvPart::Meters, w, progress)
+}
+
+/// Write one file of a CSV export to `w` (byte-order mark, header row, its
+/// rows) and flush it: [`CsvPart::Meters`] is [`write_csv`]; the jobs and
+/// utilisation parts have their header even when the report has no such
+/// rows. `progress` counts this part's rows.
+pub fn write_csv_part<W: Write>(
+    report: &MeterReport,
+    part: CsvPart,
+    w: W,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), ExportError> {
+    let mut ticker = Ticker::new(part.rows(report), progress);
+    write_part(report, part, w, &mut ticker)?;
+    ticker.finish();
+    Ok(())
+}
+
+/// [`write_csv_part`] counting rows on a ticker shared with other parts.
+pub(crate) fn write_part<W: Write>(
+    report: &MeterReport,
+    part: CsvPart,
+    mut w: W,
+    ticker: &mut Ticker<'_>,
+) -> Result<(), ExportError> {
     let csv_err = |source| ExportError::Csv { path: None, source };
-    let mut ticker = Ticker::new(report.devices.len(), progress);
     w.write_all(UTF8_BOM)
         .map_err(|e| csv_err(::csv::Error::from(e)))?;
     let mut wtr = WriterBuilder::new()
         .terminator(Terminator::CRLF)
         .from_writer(w);
-    wtr.write_record(csv_headers(report)).map_err(csv_err)?;
-    for d in &report.devices {
-        wtr.write_record(device_record(report, d))
-            .map_err(csv_err)?;
-        ticker.row();
+    match part {
+        CsvPart::Meters => {
+            wtr.write_record(csv_headers(report)).map_err(csv_err)?;
+            for d in &report.devices {
+                wtr.write_record(device_record(report, d))
+                    .map_err(csv_err)?;
+                ticker.row();
+            }
+        }
+        CsvPart::Jobs => {
+            wtr.write_record(jobs_csv_headers()).map_err(csv_err)?;
+            for j in &report.jobs {
+                wtr.write_record(job_record(j)).map_err(csv_err)?;
+                ticker.row();
+            }
+        }
+        CsvPart::Utilisation => {
+            wtr.write_record(utilisation_csv_headers())
+                .map_err(csv_err)?;
+            for u in &report.utilisation {
+                wtr.write_record(utilisation_record(u)).map_err(csv_err)?;
+                ticker.row();
+            }
+        }
     }
     wtr.flush().map_err(|e| csv_err(::csv::Error::from(e)))?;
-    ticker.finish();
     Ok(())
 }
 

@@ -16,9 +16,18 @@
 //! - Both formats have the same columns in the same order
 //!   ([`csv_headers`]); a report with no rows still has its headers (and the
 //!   workbook its three sheets).
+//! - 3D-printer jobs ([`MeterReport::has_jobs`]) add the workbook sheets
+//!   "Jobs" and "Utilisation" and, for CSV, two companion files next to the
+//!   report ([`CsvPart`]: `<stem>-jobs.csv`, `<stem>-utilisation.csv`), each
+//!   with its header even without rows. A report without 3D printers gets
+//!   neither: its workbook and CSV are byte for byte what they were before.
+//!   [`write_report`] writes every file of a CSV export atomically and
+//!   renames the companions into place before the main file; on an error no
+//!   file at the destination changes.
 //! - Nothing here panics on any input; errors name the file when there is one.
 
 mod csv;
+mod jobs;
 pub mod model;
 mod xlsx;
 
@@ -29,7 +38,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 
-pub use self::csv::write_csv;
+pub use self::csv::{jobs_csv_headers, utilisation_csv_headers, write_csv, write_csv_part};
+pub use self::jobs::{Machine, StoredJob, jobs_section};
 pub use self::xlsx::xlsx_bytes;
 pub use model::*;
 
@@ -38,7 +48,8 @@ pub use model::*;
 pub enum Format {
     /// Comma-separated values, UTF-8 with a byte-order mark, one row per device.
     Csv,
-    /// An Excel workbook with three sheets: Meters, Supplies, Events.
+    /// An Excel workbook with three sheets: Meters, Supplies, Events (and
+    /// Jobs, Utilisation when the report covers 3D printers).
     Xlsx,
 }
 
@@ -137,6 +148,70 @@ impl ExportError {
                 source,
             },
             io @ ExportError::Io { .. } => io,
+        }
+    }
+}
+
+/// One file of a CSV export. The meter report is one row per device; when
+/// the report covers 3D printers ([`MeterReport::has_jobs`]) two companion
+/// files carry the jobs and the utilisation, named after the report's file
+/// (`november.csv` → `november-jobs.csv`, `november-utilisation.csv`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CsvPart {
+    /// The meter report itself: one row per device ([`csv_headers`]).
+    Meters,
+    /// One row per 3D-printer job ([`jobs_csv_headers`]).
+    Jobs,
+    /// One row per 3D printer per local day ([`utilisation_csv_headers`]).
+    Utilisation,
+}
+
+impl CsvPart {
+    /// What is added to the report file's stem: `""`, `-jobs`,
+    /// `-utilisation`.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            CsvPart::Meters => "",
+            CsvPart::Jobs => "-jobs",
+            CsvPart::Utilisation => "-utilisation",
+        }
+    }
+
+    /// The files a CSV export of `report` consists of: the meter report,
+    /// then the jobs and utilisation when it covers 3D printers.
+    pub fn parts_of(report: &MeterReport) -> Vec<CsvPart> {
+        if report.has_jobs() {
+            vec![CsvPart::Meters, CsvPart::Jobs, CsvPart::Utilisation]
+        } else {
+            vec![CsvPart::Meters]
+        }
+    }
+
+    /// The file name of this part for a report named `stem` (no extension):
+    /// `printscout-meters-2026-11-21` → `printscout-meters-2026-11-21-jobs.csv`.
+    pub fn file_name(self, stem: &str) -> String {
+        format!("{stem}{}.csv", self.suffix())
+    }
+
+    /// Where this part goes when the report itself goes to `out`: `out` for
+    /// the meters, else `<stem of out>-jobs.csv` / `-utilisation.csv` in the
+    /// same directory.
+    pub fn path_for(self, out: &Path) -> PathBuf {
+        if self == CsvPart::Meters {
+            return out.to_path_buf();
+        }
+        let mut name = out.file_stem().unwrap_or_default().to_os_string();
+        name.push(self.suffix());
+        name.push(".csv");
+        out.with_file_name(name)
+    }
+
+    /// Rows this part has (header not counted).
+    pub(crate) fn rows(self, report: &MeterReport) -> usize {
+        match self {
+            CsvPart::Meters => report.devices.len(),
+            CsvPart::Jobs => report.jobs.len(),
+            CsvPart::Utilisation => report.utilisation.len(),
         }
     }
 }
@@ -252,12 +327,62 @@ pub(crate) fn rfc3339(at: &DateTime<FixedOffset>) -> String {
 /// `out` only once complete. On any error `out` is untouched (an existing
 /// file there survives) and the temporary file is removed. An existing
 /// file's permissions are kept.
+///
+/// A CSV export of a report that covers 3D printers also writes the
+/// companion files [`CsvPart::path_for`] names, the same way; they are all
+/// complete before any is renamed into place, and the main file is renamed
+/// last. Without 3D printers no companion file is written (nor removed).
 pub fn write_report(
     report: &MeterReport,
     format: Format,
     out: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(), ExportError> {
+    match format {
+        Format::Csv => {
+            let parts = CsvPart::parts_of(report);
+            let total = parts.iter().map(|p| p.rows(report)).sum();
+            let mut ticker = Ticker::new(total, progress);
+            let mut staged = Vec::with_capacity(parts.len());
+            for part in parts {
+                let path = part.path_for(out);
+                let tmp = stage(&path, |file| {
+                    let mut w = std::io::BufWriter::new(file);
+                    csv::write_part(report, part, &mut w, &mut ticker).map_err(|e| e.at(&path))?;
+                    w.flush().map_err(|source| ExportError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+                })?;
+                staged.push((tmp, path));
+            }
+            // The companions first: the main file appearing means all are there.
+            staged.rotate_left(1);
+            for (tmp, path) in staged {
+                commit(tmp, &path)?;
+            }
+            ticker.finish();
+            Ok(())
+        }
+        Format::Xlsx => {
+            let bytes = xlsx_bytes(report, progress).map_err(|e| e.at(out))?;
+            let tmp = stage(out, |mut file| {
+                file.write_all(&bytes).map_err(|source| ExportError::Io {
+                    path: out.to_path_buf(),
+                    source,
+                })
+            })?;
+            commit(tmp, out)
+        }
+    }
+}
+
+/// A complete, synced temporary file in `out`'s directory, with `out`'s
+/// permissions when it exists, filled by `fill`.
+fn stage(
+    out: &Path,
+    fill: impl FnOnce(&std::fs::File) -> Result<(), ExportError>,
+) -> Result<tempfile::NamedTempFile, ExportError> {
     let io_err = |source| ExportError::Io {
         path: out.to_path_buf(),
         source,
@@ -277,25 +402,26 @@ pub fn write_report(
     #[cfg(unix)]
     builder.permissions(default_mode);
     let tmp = builder.tempfile_in(dir).map_err(io_err)?;
-
-    match format {
-        Format::Csv => {
-            let mut w = std::io::BufWriter::new(tmp.as_file());
-            write_csv(report, &mut w, progress).map_err(|e| e.at(out))?;
-            w.flush().map_err(io_err)?;
-        }
-        Format::Xlsx => {
-            let bytes = xlsx_bytes(report, progress).map_err(|e| e.at(out))?;
-            tmp.as_file().write_all(&bytes).map_err(io_err)?;
-        }
-    }
+    fill(tmp.as_file())?;
     if let Ok(meta) = std::fs::metadata(out) {
         tmp.as_file()
             .set_permissions(meta.permissions())
             .map_err(io_err)?;
     }
     tmp.as_file().sync_all().map_err(io_err)?;
-    tmp.persist(out).map_err(|e| io_err(e.error))?;
+    Ok(tmp)
+}
+
+/// Rename a staged file over `out` and make the rename durable.
+fn commit(tmp: tempfile::NamedTempFile, out: &Path) -> Result<(), ExportError> {
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tmp.persist(out).map_err(|e| ExportError::Io {
+        path: out.to_path_buf(),
+        source: e.error,
+    })?;
     // Make the rename itself durable. Best effort: the report is complete
     // and in place already; a directory that cannot be opened or synced
     // (some platforms and file systems) is not a failed export.

@@ -1,10 +1,15 @@
 //! The meter report as plain data: what the store hands to the CSV and Excel
 //! writers. Times are already in the zone the reader wants (the caller picks
 //! local time); usage is already computed and never negative.
+//!
+//! 3D printers add [`MeterReport::jobs`] and [`MeterReport::utilisation`]
+//! (built by [`super::jobs_section`]); both are empty for a fleet without
+//! 3D printers, and then nothing about jobs is written at all
+//! ([`MeterReport::has_jobs`]).
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 
 /// Everything one export contains.
 #[derive(Clone, Debug, Default)]
@@ -23,6 +28,125 @@ pub struct MeterReport {
     pub supplies: Vec<SupplyRow>,
     /// Events in the period, oldest first.
     pub events: Vec<EventRow>,
+    /// 3D-printer jobs in the period, per machine (in device order), oldest
+    /// first. Empty without 3D printers.
+    pub jobs: Vec<JobRow>,
+    /// 3D-printer use per machine per local day of the period. Empty without
+    /// 3D printers.
+    pub utilisation: Vec<UtilisationRow>,
+}
+
+impl MeterReport {
+    /// Whether the report covers 3D printers: then the workbook has the
+    /// sheets "Jobs" and "Utilisation" and a CSV export writes the two
+    /// companion files (each with its header even when it has no rows).
+    /// Without 3D printers neither exists, so such a report is exactly what
+    /// it was before 3D printers were supported.
+    pub fn has_jobs(&self) -> bool {
+        !self.jobs.is_empty() || !self.utilisation.is_empty()
+    }
+}
+
+/// Where a job record came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum JobSource {
+    /// Read from the printer's own job history.
+    #[default]
+    PrinterHistory,
+    /// Built by PrintScout from the state changes it saw between polls.
+    StateChanges,
+}
+
+impl JobSource {
+    /// In words, as the report shows it: `printer history` or
+    /// `from state changes`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobSource::PrinterHistory => "printer history",
+            JobSource::StateChanges => "from state changes",
+        }
+    }
+}
+
+/// One 3D-printer job in the report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JobRow {
+    /// Store id of the machine.
+    pub device_id: i64,
+    /// Machine name as in [`DeviceRow::name`].
+    pub device_name: Option<String>,
+    /// Machine model.
+    pub model: Option<String>,
+    /// Machine serial.
+    pub serial: Option<String>,
+    /// Job or file name (from the user's file: untrusted text).
+    pub name: Option<String>,
+    /// When it started (derived from the end and duration when the printer
+    /// gave no start).
+    pub started_at: Option<DateTime<FixedOffset>>,
+    /// When it ended; `None` while it runs (see [`JobRow::running`]) or when
+    /// the printer did not say.
+    pub ended_at: Option<DateTime<FixedOffset>>,
+    /// Still printing when the report was made (no end recorded).
+    pub running: bool,
+    /// Seconds of printing: the printer's figure, else end − start; for a
+    /// running job, the time up to the report's end.
+    pub duration_s: Option<i64>,
+    /// `completed`, `cancelled`, `failed`, `interrupted`, `running`, or the
+    /// printer's own word.
+    pub result: Option<String>,
+    /// Material used, with its unit.
+    pub material: Option<String>,
+    /// Where the record came from.
+    pub source: JobSource,
+    /// Idle seconds since the previous job on this machine ended (0 when
+    /// they overlap); `None` for the machine's first known job.
+    pub gap_before_s: Option<i64>,
+}
+
+/// One machine's use over one local day (the part of it inside the period).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UtilisationRow {
+    /// The local day.
+    pub date: NaiveDate,
+    /// Store id of the machine.
+    pub device_id: i64,
+    /// Machine name as in [`DeviceRow::name`].
+    pub device_name: Option<String>,
+    /// Machine model.
+    pub model: Option<String>,
+    /// Machine serial.
+    pub serial: Option<String>,
+    /// Seconds of this day inside the report's period (86,400 for a whole
+    /// day; 82,800 or 90,000 on a daylight-saving change; less on the
+    /// period's first and last day).
+    pub period_s: i64,
+    /// Seconds printing (job start to end, clipped to the day; jobs that
+    /// overlap are counted once).
+    pub printing_s: i64,
+    /// Jobs that started this day.
+    pub jobs_started: u32,
+    /// Jobs that ended this day as completed.
+    pub completed: u32,
+    /// Jobs that ended this day as failed, cancelled or interrupted.
+    pub failed_or_cancelled: u32,
+    /// Idle stretches between two jobs that fall (partly) in this day.
+    pub gaps: u32,
+    /// Seconds of those stretches within this day.
+    pub gaps_total_s: i64,
+    /// The longest of them within this day, in seconds.
+    pub gaps_longest_s: i64,
+}
+
+impl UtilisationRow {
+    /// Printing time as a share of [`UtilisationRow::period_s`] (0.0–1.0).
+    pub fn utilisation(&self) -> f64 {
+        if self.period_s <= 0 {
+            0.0
+        } else {
+            self.printing_s as f64 / self.period_s as f64
+        }
+    }
 }
 
 /// One device in the meter report.

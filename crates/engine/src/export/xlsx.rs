@@ -9,6 +9,11 @@
 //! cell; each sheet has a bold, filled, frozen header row and an autofilter,
 //! even with no data rows. A sheet with more rows than Excel allows shows the
 //! first ones and a last row saying how many were left out.
+//!
+//! A report that covers 3D printers ([`MeterReport::has_jobs`]) adds the
+//! sheets "Jobs" (one row per job; durations as Excel times `[h]:mm:ss`) and
+//! "Utilisation" (one row per machine per local day; the day as a date,
+//! times `[h]:mm`, utilisation `0.0%`); without 3D printers they are absent.
 
 use std::borrow::Cow;
 
@@ -18,8 +23,8 @@ use rust_xlsxwriter::{
 };
 
 use super::{
-    DEVICE_COLUMNS, DeviceRow, EventRow, ExportError, MeterReport, Progress, SupplyRow, Ticker,
-    report_title, rfc3339,
+    DEVICE_COLUMNS, DeviceRow, EventRow, ExportError, JobRow, MeterReport, Progress, SupplyRow,
+    Ticker, UtilisationRow, report_title, rfc3339,
 };
 
 /// Excel's rows per sheet, header included.
@@ -31,14 +36,21 @@ const MIN_WIDTH: usize = 8;
 const MAX_WIDTH: usize = 60;
 /// Width of a `yyyy-mm-dd hh:mm` column.
 const DATETIME_WIDTH: usize = 17;
+/// Width of a `[h]:mm:ss` column.
+const DURATION_WIDTH: usize = 10;
+/// Seconds per day: Excel times are fractions of a day.
+const DAY_S: f64 = 86_400.0;
 
 /// Render the meter report as an `.xlsx` workbook in memory. `progress`
-/// counts data rows over all three sheets.
+/// counts data rows over all sheets.
 pub fn xlsx_bytes(
     report: &MeterReport,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<u8>, ExportError> {
-    let total = report.devices.len() + report.supplies.len() + report.events.len();
+    let mut total = report.devices.len() + report.supplies.len() + report.events.len();
+    if report.has_jobs() {
+        total += report.jobs.len() + report.utilisation.len();
+    }
     let mut ticker = Ticker::new(total, progress);
     let bytes =
         build(report, &mut ticker).map_err(|source| ExportError::Xlsx { path: None, source })?;
@@ -58,6 +70,10 @@ fn build(report: &MeterReport, ticker: &mut Ticker<'_>) -> Result<Vec<u8>, XlsxE
     wb.push_worksheet(meters_sheet(report, &styles, ticker)?);
     wb.push_worksheet(supplies_sheet(&report.supplies, &styles, ticker)?);
     wb.push_worksheet(events_sheet(&report.events, &styles, ticker)?);
+    if report.has_jobs() {
+        wb.push_worksheet(jobs_sheet(&report.jobs, &styles, ticker)?);
+        wb.push_worksheet(utilisation_sheet(&report.utilisation, &styles, ticker)?);
+    }
     wb.save_to_buffer()
 }
 
@@ -69,6 +85,10 @@ struct Styles {
     count: Format,
     usage: Format,
     percent: Format,
+    date: Format,
+    duration: Format,
+    hours: Format,
+    share: Format,
 }
 
 impl Styles {
@@ -88,6 +108,10 @@ impl Styles {
                 .set_bold()
                 .set_background_color(usage_fill),
             percent: Format::new().set_num_format("0%"),
+            date: Format::new().set_num_format("yyyy-mm-dd"),
+            duration: Format::new().set_num_format("[h]:mm:ss"),
+            hours: Format::new().set_num_format("[h]:mm"),
+            share: Format::new().set_num_format("0.0%"),
         }
     }
 }
@@ -217,6 +241,23 @@ impl Sheet {
         } else {
             self.text(row, col, &rfc3339(at), None)
         }
+    }
+
+    /// Seconds as an Excel time (a fraction of a day) in `format`; `None`
+    /// is an empty cell.
+    fn duration(
+        &mut self,
+        row: RowNum,
+        col: usize,
+        seconds: Option<i64>,
+        format: &Format,
+    ) -> Result<(), XlsxError> {
+        let Some(s) = seconds else { return Ok(()) };
+        let hours_digits = (s.unsigned_abs() / 3600).to_string().len();
+        self.fit(col, DURATION_WIDTH.max(hours_digits + 6));
+        self.ws
+            .write_number_with_format(row, col_num(col)?, s as f64 / DAY_S, format)?;
+        Ok(())
     }
 
     /// The last row of a sheet that could not show every row.
@@ -387,6 +428,107 @@ fn events_sheet(
         s.left_out(row_num(shown)?, hidden, "events")?;
     }
     s.finish(row_num(shown + usize::from(hidden > 0))? - 1, 0)
+}
+
+fn jobs_sheet(
+    jobs: &[JobRow],
+    st: &Styles,
+    ticker: &mut Ticker<'_>,
+) -> Result<Worksheet, XlsxError> {
+    let headers: Vec<(String, &Format)> = [
+        "Device ID",
+        "Machine",
+        "Model",
+        "Serial",
+        "Job",
+        "Start",
+        "End",
+        "Duration",
+        "Result",
+        "Material",
+        "Recorded from",
+        "Gap before",
+    ]
+    .iter()
+    .map(|h| ((*h).to_owned(), &st.header))
+    .collect();
+    let mut s = Sheet::new("Jobs", &headers)?;
+    let (shown, hidden) = rows_that_fit(jobs.len(), EXCEL_ROWS);
+    for (i, j) in jobs.iter().take(shown).enumerate() {
+        let row = row_num(i)?;
+        s.int(row, 0, Some(j.device_id), None)?;
+        s.opt_text(row, 1, j.device_name.as_deref())?;
+        s.opt_text(row, 2, j.model.as_deref())?;
+        s.opt_text(row, 3, j.serial.as_deref())?;
+        s.opt_text(row, 4, j.name.as_deref())?;
+        s.datetime(row, 5, j.started_at.as_ref(), &st.datetime)?;
+        s.datetime(row, 6, j.ended_at.as_ref(), &st.datetime)?;
+        s.duration(row, 7, j.duration_s, &st.duration)?;
+        s.opt_text(row, 8, j.result.as_deref())?;
+        s.opt_text(row, 9, j.material.as_deref())?;
+        s.text(row, 10, j.source.as_str(), None)?;
+        s.duration(row, 11, j.gap_before_s, &st.duration)?;
+        ticker.row();
+    }
+    if hidden > 0 {
+        s.left_out(row_num(shown)?, hidden, "jobs")?;
+    }
+    s.finish(row_num(shown + usize::from(hidden > 0))? - 1, 2)
+}
+
+fn utilisation_sheet(
+    days: &[UtilisationRow],
+    st: &Styles,
+    ticker: &mut Ticker<'_>,
+) -> Result<Worksheet, XlsxError> {
+    let headers: Vec<(String, &Format)> = [
+        ("Date", &st.header),
+        ("Device ID", &st.header),
+        ("Machine", &st.header),
+        ("Model", &st.header),
+        ("Serial", &st.header),
+        ("Time in period", &st.header),
+        ("Printing", &st.usage_header),
+        ("Utilisation", &st.usage_header),
+        ("Jobs started", &st.header),
+        ("Completed", &st.header),
+        ("Failed or cancelled", &st.header),
+        ("Gaps", &st.header),
+        ("Gaps total", &st.header),
+        ("Longest gap", &st.header),
+    ]
+    .iter()
+    .map(|(h, f)| ((*h).to_owned(), *f))
+    .collect();
+    let mut s = Sheet::new("Utilisation", &headers)?;
+    let (shown, hidden) = rows_that_fit(days.len(), EXCEL_ROWS);
+    for (i, u) in days.iter().take(shown).enumerate() {
+        let row = row_num(i)?;
+        if (1900..=9999).contains(&u.date.year()) {
+            s.fit(0, "yyyy-mm-dd".len());
+            s.ws.write_datetime_with_format(row, 0, u.date, &st.date)?;
+        } else {
+            s.text(row, 0, &u.date.to_string(), None)?;
+        }
+        s.int(row, 1, Some(u.device_id), None)?;
+        s.opt_text(row, 2, u.device_name.as_deref())?;
+        s.opt_text(row, 3, u.model.as_deref())?;
+        s.opt_text(row, 4, u.serial.as_deref())?;
+        s.duration(row, 5, Some(u.period_s), &st.hours)?;
+        s.duration(row, 6, Some(u.printing_s), &st.hours)?;
+        s.ws.write_number_with_format(row, 7, u.utilisation(), &st.share)?;
+        s.int(row, 8, Some(i64::from(u.jobs_started)), None)?;
+        s.int(row, 9, Some(i64::from(u.completed)), None)?;
+        s.int(row, 10, Some(i64::from(u.failed_or_cancelled)), None)?;
+        s.int(row, 11, Some(i64::from(u.gaps)), None)?;
+        s.duration(row, 12, Some(u.gaps_total_s), &st.hours)?;
+        s.duration(row, 13, Some(u.gaps_longest_s), &st.hours)?;
+        ticker.row();
+    }
+    if hidden > 0 {
+        s.left_out(row_num(shown)?, hidden, "days")?;
+    }
+    s.finish(row_num(shown + usize::from(hidden > 0))? - 1, 3)
 }
 
 #[cfg(test)]

@@ -524,9 +524,10 @@ impl Writer<'_> {
             }
         }
         let protocol = r.protocol.as_deref().unwrap_or("snmp");
-        // A 3D printer's every read is whole (identity included): it is keyed
-        // on each poll; an SNMP status poll carries too little to key on.
-        let full = p.kind == PollKind::Meters || r.fab.is_some();
+        // An IPP or 3D printer's every read is whole (identity, supplies,
+        // state): it is keyed on each poll; an SNMP status poll carries too
+        // little to key on. Meter rows are still written by full reads only.
+        let full = p.kind == PollKind::Meters || r.protocol.is_some();
         let key = if full { identity_key(r) } else { None };
         // IPP and SNMP readings of one printer are one device (same uuid or
         // serial): SNMP, with more counters, stays in charge.
@@ -650,7 +651,7 @@ impl Writer<'_> {
             if !r.supplies.is_empty() {
                 refreshed.push(Source::Supply);
             }
-            if p.kind == PollKind::Meters || !r.counters.is_empty() || !r.supplies.is_empty() {
+            if p.kind == PollKind::Meters {
                 reading_id = Some(self.meters(&t, &name, r)?);
             }
         }

@@ -396,6 +396,17 @@ pub fn build_report_email(
     let xlsx = crate::export::xlsx_bytes(&report, &mut |_| {}).map_err(|e| report_err(&e))?;
     let mut csv = Vec::new();
     crate::export::write_csv(&report, &mut csv, &mut |_| {}).map_err(|e| report_err(&e))?;
+    // 3D printers: the jobs and utilisation CSV files `printscout export` writes beside it.
+    let mut csv_companions = Vec::new();
+    for part in crate::export::CsvPart::parts_of(&report)
+        .into_iter()
+        .skip(1)
+    {
+        let mut bytes = Vec::new();
+        crate::export::write_csv_part(&report, part, &mut bytes, &mut |_| {})
+            .map_err(|e| report_err(&e))?;
+        csv_companions.push((part, bytes));
+    }
 
     let devices = store.devices(false).map_err(|e| report_err(&e))?;
     let read_ids: std::collections::HashSet<i64> = report
@@ -568,6 +579,21 @@ pub fn build_report_email(
         "Attached: the meter report for the period, one row per printer with its first and \
          last counters and the pages printed, as Excel ({xlsx_name}) and CSV ({csv_name})."
     ));
+    let companions: Vec<EmailAttachment> = csv_companions
+        .into_iter()
+        .map(|(part, bytes)| EmailAttachment {
+            name: part.file_name(&format!("printscout-meters-{day}")),
+            content_type: CSV_TYPE,
+            bytes,
+        })
+        .collect();
+    if let [jobs, utilisation] = companions.as_slice() {
+        line(&format!(
+            "3D printers: their jobs and their use per day are in the workbook's Jobs and \
+             Utilisation sheets, and as CSV ({} and {}).",
+            jobs.name, utilisation.name
+        ));
+    }
     line("");
     line("-- ");
     line(&format!(
@@ -592,7 +618,10 @@ pub fn build_report_email(
                 content_type: CSV_TYPE,
                 bytes: csv,
             },
-        ],
+        ]
+        .into_iter()
+        .chain(companions)
+        .collect(),
         summary,
     })
 }

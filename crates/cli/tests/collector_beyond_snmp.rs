@@ -1,0 +1,187 @@
+//! The service monitoring printers beyond SNMP end to end: a real
+//! `ippeveprinter` added by its IPP URL and polled by `printscout run` (toner
+//! emptied through its web form raises the event at the next status poll), with
+//! a real SQLite data directory and the service as a child process stopped
+//! with SIGTERM.
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use printscout_testkit::cmd::shown as text;
+use printscout_testkit::ippeve::IppEvePrinter;
+
+fn printscout(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_printscout"))
+        .args(args)
+        .env("PRINTSCOUT_DATA_DIR", data)
+        .env("PRINTSCOUT_CONFIG", data.join("config.toml"))
+        .env_remove("PRINTSCOUT_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run printscout")
+}
+
+/// A data directory whose configuration polls status every second and
+/// rediscovers nothing.
+fn data_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        "[schedule]\nstatus_every = \"1s\"\n\n\
+         [discovery]\nnetworks = []\nbroadcast = false\ndns_sd = false\nlocal_queues = false\n\n\
+         [secrets]\nstore = \"file\"\n",
+    )
+    .expect("write config");
+    dir
+}
+
+fn devices(data: &Path) -> Vec<serde_json::Value> {
+    let out = printscout(data, &["devices", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON ({e}): {}", text(&out)))
+}
+
+struct Service(Child);
+
+impl Service {
+    fn start(data: &Path) -> Service {
+        let log = std::fs::File::create(data.join("service.err")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_printscout"))
+            .args(["run", "--catch-up-window", "1s", "--api-port", "0"])
+            .env("PRINTSCOUT_DATA_DIR", data)
+            .env("PRINTSCOUT_CONFIG", data.join("config.toml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the service");
+        Service(child)
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(s) = self.0.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "the service did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until(what: &str, data: &Path, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; service log:\n{}",
+            std::fs::read_to_string(data.join("service.err")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_ipp_printer_added_by_its_url_is_polled_over_ipp_and_its_toner_running_out_is_an_event() {
+    let printer = IppEvePrinter::start();
+    let data = data_dir();
+    let url = printer.url();
+    let out = printscout(data.path(), &["devices", "add", &url, "--name", "IPP only"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("(ipp)"), "{}", text(&out));
+    let list = devices(data.path());
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["protocol"], "ipp");
+    assert_eq!(list[0]["address"], url.as_str());
+    assert_eq!(list[0]["status"], "ok", "{list:?}");
+    let service = Service::start(data.path());
+    // Toner empty through the printer's own web form: the next status poll sees it.
+    printer.set_supplies(&[100, 0]);
+    wait_until(
+        "a supply_empty event from a status poll",
+        data.path(),
+        || {
+            let store = printscout_engine::store::Store::open_in(data.path()).expect("open store");
+            store
+                .events_since(0, 100)
+                .expect("events")
+                .iter()
+                .any(|e| e.kind.as_str() == "supply_empty")
+        },
+    );
+    assert!(service.stop().success());
+    let d = &devices(data.path())[0];
+    assert_eq!(d["protocol"], "ipp", "still polled over IPP: {d}");
+    assert_eq!(d["failures"], 0, "{d}");
+}
+
+#[test]
+fn a_3d_printer_url_that_nobody_answers_is_refused_unless_added_anyway() {
+    let data = data_dir();
+    let port = printscout_testkit::cups::free_tcp_port();
+    let url = format!("moonraker://127.0.0.1:{port}");
+    let out = printscout(data.path(), &["devices", "add", &url]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("not added"), "{}", text(&out));
+    let out = printscout(data.path(), &["devices", "add", &url, "--anyway"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list = devices(data.path());
+    assert_eq!(list[0]["protocol"], "moonraker");
+    assert_eq!(list[0]["address"], url.as_str());
+}
+
+#[test]
+fn a_key_given_by_environment_variable_is_kept_in_the_secret_store_never_in_the_database() {
+    let data = data_dir();
+    let port = printscout_testkit::cups::free_tcp_port();
+    let url = format!("octoprint://127.0.0.1:{port}");
+    let out = Command::new(env!("CARGO_BIN_EXE_printscout"))
+        .args(["devices", "add", &url, "--anyway", "--key-env", "OCTO_KEY"])
+        .env("PRINTSCOUT_DATA_DIR", data.path())
+        .env("PRINTSCOUT_CONFIG", data.path().join("config.toml"))
+        .env("OCTO_KEY", "SENTINEL-OCTO-KEY-123")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run printscout");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("SENTINEL"), "{}", text(&out));
+    let secrets = std::fs::read_to_string(data.path().join("secrets.json")).expect("secrets file");
+    assert!(secrets.contains("SENTINEL-OCTO-KEY-123"));
+    assert!(secrets.contains(&format!("printer-key:octoprint://127.0.0.1:{port}")));
+    for entry in std::fs::read_dir(data.path()).expect("data dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n != "secrets.json") && path.is_file() {
+            let bytes = std::fs::read(&path).expect("read");
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("SENTINEL-OCTO-KEY"),
+                "{} holds the key",
+                path.display()
+            );
+        }
+    }
+    let out = printscout(
+        data.path(),
+        &[
+            "devices",
+            "add",
+            &url,
+            "--anyway",
+            "--key-env",
+            "NO_SUCH_VAR_42",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("NO_SUCH_VAR_42"), "{}", text(&out));
+}
