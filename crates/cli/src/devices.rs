@@ -543,12 +543,25 @@ pub(crate) fn export(args: ExportArgs) -> Result<ExitCode> {
         bar.set_position(p.done as u64);
     })?;
     bar.finish_and_clear();
+    let jobs = if report.has_jobs() {
+        format!(", {} 3D jobs", report.jobs.len())
+    } else {
+        String::new()
+    };
     eprintln!(
-        "Wrote {} ({} devices, {} supplies, {} events)",
+        "Wrote {} ({} devices, {} supplies, {} events{jobs})",
         args.out.display(),
         report.devices.len(),
         report.supplies.len(),
         report.events.len()
     );
+    if args.format == Format::Csv {
+        for part in printscout_engine::export::CsvPart::parts_of(&report)
+            .into_iter()
+            .skip(1)
+        {
+            eprintln!("Wrote {}", part.path_for(&args.out).display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use printscout_engine::export::{Format, write_csv, xlsx_bytes};
+use printscout_engine::export::{CsvPart, Format, write_csv_part, xlsx_bytes};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -25,6 +25,10 @@ pub struct ExportQuery {
     pub from: Option<String>,
     /// To (YYYY-MM-DD, inclusive, or RFC 3339); default: now.
     pub to: Option<String>,
+    /// With `csv`: `meters` (default), or the 3D printers' `jobs` or
+    /// `utilisation` (the Excel file has them as sheets).
+    #[param(example = "jobs")]
+    pub part: Option<String>,
 }
 
 /// The meter report for a period as a file download.
@@ -49,6 +53,16 @@ pub async fn export(
         .format
         .parse()
         .map_err(|_| ApiError::bad_request("format must be csv or xlsx"))?;
+    let part = match q.part.as_deref().unwrap_or("meters") {
+        "meters" => CsvPart::Meters,
+        "jobs" => CsvPart::Jobs,
+        "utilisation" => CsvPart::Utilisation,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "part must be meters, jobs or utilisation (not {other:?})"
+            )));
+        }
+    };
     let (from, to) = super::period(q.from.as_deref(), q.to.as_deref())?;
     let bytes = ctx
         .read(move |store| {
@@ -58,7 +72,7 @@ pub async fn export(
             match format {
                 Format::Csv => {
                     let mut out = Vec::new();
-                    write_csv(&report, &mut out, &mut |_| {})
+                    write_csv_part(&report, part, &mut out, &mut |_| {})
                         .map_err(|e| ApiError::internal(e.to_string()))?;
                     Ok(out)
                 }
@@ -75,10 +89,11 @@ pub async fn export(
             "xlsx",
         ),
     };
-    let name = format!(
-        "meter-report-{}.{ext}",
-        chrono::Local::now().format("%Y-%m-%d")
-    );
+    let stem = format!("meter-report-{}", chrono::Local::now().format("%Y-%m-%d"));
+    let name = match format {
+        Format::Csv => part.file_name(&stem),
+        Format::Xlsx => format!("{stem}.{ext}"),
+    };
     Ok((
         [
             (header::CONTENT_TYPE, mime.to_string()),

@@ -3,7 +3,8 @@
 //! reqwest's failures judged into [`FabError`]s in words.
 //!
 //! Invariants: never through a proxy, no redirects, no connection kept after
-//! the read, bodies capped at [`MAX_BODY`]; a transport failure is an error,
+//! the read, bodies capped at [`MAX_BODY`]; the timeout bounds the whole read
+//! (all its requests), not each request; a transport failure is an error,
 //! but any HTTP status is handed back as an [`Answer`] (204 and 404 mean
 //! "no job" for some printers: the protocol module decides). The secret header
 //! is marked sensitive so reqwest never logs it.
@@ -19,6 +20,25 @@ use crate::printer::model::ReadStats;
 use crate::secret::Secret;
 
 const USER_AGENT: &str = concat!("PrintScout/", env!("CARGO_PKG_VERSION"));
+
+/// The one HTTP client of every 3D-printer read: building one (rustls and
+/// the platform verifier) costs ~14 ms, far more than a poll's exchanges.
+/// No idle connections are kept: printers drop them, and a poll every few
+/// minutes gains nothing from one.
+fn shared_client() -> Result<reqwest::Client, reqwest::Error> {
+    static SHARED: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = SHARED.get() {
+        return Ok(c.clone());
+    }
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .user_agent(USER_AGENT)
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_rustls()
+        .build()?;
+    Ok(SHARED.get_or_init(|| c).clone())
+}
 
 /// One HTTP answer: status and body (bounded).
 #[derive(Debug)]
@@ -62,17 +82,10 @@ impl Http {
         key_header: Option<(&'static str, &Secret)>,
     ) -> Result<Http, FabError> {
         let base = target.http_base()?;
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .pool_max_idle_per_host(0)
-            .user_agent(USER_AGENT)
-            .redirect(reqwest::redirect::Policy::none())
-            .tls_backend_rustls()
-            .build()
-            .map_err(|e| FabError::ConnectFailed {
-                target: target.url(),
-                message: format!("cannot set up the HTTP client: {e}"),
-            })?;
+        let client = shared_client().map_err(|e| FabError::ConnectFailed {
+            target: target.url(),
+            message: format!("cannot set up the HTTP client: {e}"),
+        })?;
         Ok(Http {
             client,
             base,
@@ -104,7 +117,15 @@ impl Http {
             .base
             .join(path)
             .map_err(|e| FabError::BadUrl(format!("{path}: {e}")))?;
-        let mut request = self.client.get(url.clone()).timeout(self.timeout);
+        // The timeout bounds the whole read, not each request of it.
+        let left = self.timeout.saturating_sub(self.started.elapsed());
+        if left.is_zero() {
+            return Err(FabError::Timeout {
+                target: self.target.clone(),
+                waited: self.timeout,
+            });
+        }
+        let mut request = self.client.get(url.clone()).timeout(left);
         let mut header_bytes = 0usize;
         if let Some((name, secret)) = &self.key_header {
             let mut value = HeaderValue::from_str(secret.expose()).map_err(|_| {
