@@ -42,7 +42,7 @@ pub(crate) struct DevicesArgs {
 #[derive(Subcommand)]
 enum DevicesAction {
     /// Read a device once and add it to the monitored list.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// Stop monitoring a device (its history stays for reports).
     Remove(RemoveArgs),
 }
@@ -178,7 +178,7 @@ fn find(store: &Store, query: &str) -> Result<DeviceRecord> {
 
 pub(crate) async fn devices(args: DevicesArgs) -> Result<ExitCode> {
     match args.action {
-        Some(DevicesAction::Add(a)) => return add(a).await,
+        Some(DevicesAction::Add(a)) => return add(*a).await,
         Some(DevicesAction::Remove(r)) => return remove(r),
         None => {}
     }

@@ -11,6 +11,7 @@
 
 mod devices;
 mod human;
+mod read_fab;
 mod report;
 mod scan;
 mod secret;
@@ -66,7 +67,9 @@ enum Command {
 #[derive(Args)]
 struct ReadArgs {
     /// HOST[:PORT] (IPv6 as [ADDR]:PORT; port 161 when omitted), or ipp://HOST[:PORT]/PATH
-    /// (ipps:// for TLS) to read a printer over IPP.
+    /// (ipps:// for TLS) to read a printer over IPP, or a 3D printer:
+    /// octoprint://HOST[:PORT], moonraker://…, prusalink://…, ultimaker://…,
+    /// bambu://SERIAL@HOST.
     target: Option<String>,
     #[command(flatten)]
     creds: CredentialArgs,
@@ -82,6 +85,21 @@ struct ReadArgs {
     /// Read from an .snmprec recording instead of the network (offline check).
     #[arg(long, conflicts_with = "target")]
     recording: Option<PathBuf>,
+    /// 3D printers: read the job history the printer keeps instead of its status.
+    #[arg(long)]
+    history: bool,
+    /// 3D printers: the environment variable holding the API key, access code or
+    /// password (else the one kept by `printscout secret set printer-key:URL`, else a prompt).
+    #[arg(long, value_name = "VAR")]
+    key_env: Option<String>,
+    /// PrusaLink: the user for digest authentication (default maker).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
+    /// 3D printers: a CA certificate (PEM) to trust besides the system's (Bambu's CA, a lab CA).
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    data: service::DataArgs,
 }
 
 /// SNMP credential options shared by `read` and `scan`.
@@ -197,6 +215,14 @@ fn init_stderr_logging() {
 async fn read(args: ReadArgs) -> Result<ExitCode> {
     if let Some(url) = args.target.as_deref().filter(|t| is_ipp_url(t)) {
         return read_ipp(url, &args).await;
+    }
+    if let Some(url) = args.target.as_deref().filter(|t| read_fab::is_fab_url(t)) {
+        return read_fab::read(url, &args).await;
+    }
+    if args.history {
+        bail!(
+            "--history reads a 3D printer's job history: give octoprint://, moonraker:// or ultimaker://…"
+        );
     }
     let options = SnmpOptions {
         timeout: args.timeout,

@@ -1,6 +1,11 @@
 //! `printscout scan`: turns the command line into a scan request, shows
 //! progress on a terminal, and prints the devices as a table or JSON.
 //!
+//! Printers read by URL (IPP-only printers and 3D printers found by DNS-SD)
+//! show their URL as their address and their protocol; a 3D printer that
+//! needs a key is read with the one kept in the secret store
+//! (`printer-key:<url>`), else listed with the command that stores it.
+//!
 //! Invariants: stdout carries only the result (a table, or one JSON array);
 //! progress, notes and warnings go to stderr; Ctrl-C stops the scan and still
 //! prints what was found, exiting 130.
@@ -22,6 +27,7 @@ use printscout_engine::snmp::SnmpOptions;
 use printscout_engine::snmp::transport::SnmpTransport;
 use tokio_util::sync::CancellationToken;
 
+use crate::service::DataArgs;
 use crate::{CredentialArgs, credentials, emit};
 
 /// Exit status of a cancelled scan (128 + SIGINT), as shells report it.
@@ -86,6 +92,9 @@ pub(crate) struct ScanArgs {
     /// Allow ranges outside private, loopback and link-local space.
     #[arg(long)]
     allow_public: bool,
+    /// Where 3D printers' keys are kept (the secret store of this configuration).
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 pub(crate) async fn run(args: ScanArgs) -> Result<ExitCode> {
@@ -119,6 +128,14 @@ pub(crate) async fn run(args: ScanArgs) -> Result<ExitCode> {
         broadcast_window: args.broadcast_window,
         dns_sd_window: args.dns_sd_window,
         read_options: SnmpOptions::default(),
+        // Opening is lazy: the store is asked only for a printer that needs a key.
+        secrets: match args.data.resolve() {
+            Ok((config, dir)) => Some(printscout_engine::secrets::open(&config, &dir)),
+            Err(e) => {
+                tracing::debug!("no secret store for 3D printers' keys: {e:#}");
+                None
+            }
+        },
         ..ScanRequest::default()
     };
     let names: Vec<String> = chosen.iter().map(|i| i.name.clone()).collect();
@@ -229,6 +246,14 @@ fn print_report(report: &ScanReport, args: &ScanArgs) -> Result<()> {
         ))?;
     } else {
         emit(&table(&report.devices, args.all))?;
+        // Reads by URL that failed (a needs-key hint is already a note).
+        for d in report.devices.iter().filter(|d| d.url.is_some()) {
+            if let Some(e) = &d.error
+                && !report.notes.iter().any(|n| e.contains(n.as_str()))
+            {
+                eprintln!("could not read {}: {e}", d.address);
+            }
+        }
     }
     let printers = report.devices.iter().filter(|d| d.is_printer).count();
     let others = report.devices.len() - printers;
@@ -250,13 +275,13 @@ fn print_report(report: &ScanReport, args: &ScanArgs) -> Result<()> {
 }
 
 fn table(devices: &[Found], all: bool) -> String {
-    let rows: Vec<[String; 7]> = devices
+    let rows: Vec<[String; 8]> = devices
         .iter()
         .filter(|d| all || d.is_printer)
         .map(|d| {
             let id = &d.identity;
             let dash = || "-".to_string();
-            let mut address = d.address.clone();
+            let mut address = d.url.clone().unwrap_or_else(|| d.address.clone());
             if d.addresses.len() > 1 {
                 address.push_str(&format!(" (+{})", d.addresses.len() - 1));
             }
@@ -272,6 +297,7 @@ fn table(devices: &[Found], all: bool) -> String {
                 model,
                 id.serial.clone().unwrap_or_else(dash),
                 id.mac.clone().unwrap_or_else(dash),
+                d.protocol.clone().unwrap_or_else(dash),
                 d.credential.clone().unwrap_or_else(dash),
                 d.found_by
                     .iter()
@@ -287,6 +313,7 @@ fn table(devices: &[Found], all: bool) -> String {
         "MODEL",
         "SERIAL",
         "MAC",
+        "PROTOCOL",
         "CREDENTIAL",
         "FOUND BY",
     ];

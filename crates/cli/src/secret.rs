@@ -1,21 +1,24 @@
-//! `printscout secret set|delete|status`: the upload token and the SMTP and
-//! proxy passwords, kept in the store `[secrets] store` names (the OS
-//! keychain, or the opt-in 0600 file in the data directory).
+//! `printscout secret set|delete|status|list`: the upload token, the SMTP and
+//! proxy passwords and the 3D printers' keys (`printer-key:<scheme>://<host>[:<port>]`),
+//! kept in the store `[secrets] store` names (the OS keychain, or the opt-in
+//! 0600 file in the data directory).
 //!
 //! Invariants: a value is read from a prompt without echo or from stdin,
 //! never from argv or the environment, and is never printed, logged or put
-//! in an error; only the names in `secrets::NAMES` are accepted (clap refuses
-//! others); a store failure prints its stable code with its meaning in
-//! words and exits 1; `status --json` prints exactly one JSON object.
+//! in an error; only the names in `secrets::NAMES` and printer keys are
+//! accepted (others are bad usage, exit 2, and a refused name is not echoed
+//! when it could hold a password); a printer key is normalised by
+//! `secrets::canonical_name` before use, so the name shown is the one kept;
+//! a store failure prints its stable code with its meaning in words and
+//! exits 1; `status --json` and `list --json` print exactly one JSON object.
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::builder::PossibleValuesParser;
 use clap::{Args, Subcommand};
 use printscout_engine::secret::Secret;
-use printscout_engine::secrets::{self, NAMES, SecretError, SecretStore};
+use printscout_engine::secrets::{self, NAMES, PRINTER_KEY_PREFIX, SecretError, SecretStore};
 
 use crate::service::DataArgs;
 
@@ -30,8 +33,9 @@ pub(crate) struct SecretArgs {
 enum SecretAction {
     /// Store a secret (asks for it without echo, or reads it from stdin).
     Set {
-        /// Which secret.
-        #[arg(value_parser = PossibleValuesParser::new(NAMES))]
+        /// Which secret: upload-token, smtp-password, proxy-password, or a 3D
+        /// printer's key as printer-key:<scheme>://<host>[:<port>]
+        /// (e.g. printer-key:octoprint://192.168.1.20:5000, printer-key:bambu://SERIAL@HOST).
         name: String,
         /// Read the value from stdin (the default when stdin is not a terminal);
         /// one trailing newline is dropped.
@@ -42,8 +46,7 @@ enum SecretAction {
     },
     /// Remove a secret.
     Delete {
-        /// Which secret.
-        #[arg(value_parser = PossibleValuesParser::new(NAMES))]
+        /// Which secret (as for `set`).
         name: String,
         #[command(flatten)]
         data: DataArgs,
@@ -56,14 +59,81 @@ enum SecretAction {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// List the names of the secrets that are set, printer keys included (never a value).
+    List {
+        /// Print one JSON object instead of one name a line.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 /// Runs `printscout secret …`.
 pub(crate) fn run(args: SecretArgs) -> Result<ExitCode> {
     match args.action {
-        SecretAction::Set { name, stdin, data } => set(&name, stdin, &data),
-        SecretAction::Delete { name, data } => delete(&name, &data),
+        SecretAction::Set { name, stdin, data } => set(&canonical(&name)?, stdin, &data),
+        SecretAction::Delete { name, data } => delete(&canonical(&name)?, &data),
         SecretAction::Status { json, data } => status(json, &data),
+        SecretAction::List { json, data } => list(json, &data),
+    }
+}
+
+/// The name as the store keeps it, or bad usage in words. A printer key's
+/// address is explained by the 3D-printer parser (which never repeats a
+/// password); another unknown name is not echoed (it could be a value
+/// typed in the wrong place).
+fn canonical(name: &str) -> Result<String> {
+    if let Some(url) = name.strip_prefix(PRINTER_KEY_PREFIX) {
+        return secrets::printer_key_name(url).map_err(|e| {
+            anyhow::anyhow!(
+                "not a printer key: {e}; write it as {PRINTER_KEY_PREFIX}<scheme>://<host>[:<port>]"
+            )
+        });
+    }
+    match secrets::canonical_name(name) {
+        Ok(n) => Ok(n),
+        Err(_) => bail!(
+            "not a secret name: use {}, or {PRINTER_KEY_PREFIX}<scheme>://<host>[:<port>] for a \
+             3D printer's key (e.g. {PRINTER_KEY_PREFIX}octoprint://192.168.1.20:5000)",
+            NAMES.join(", ")
+        ),
+    }
+}
+
+fn list(json: bool, data: &DataArgs) -> Result<ExitCode> {
+    let store = open(data)?;
+    match store.names() {
+        Ok(names) => {
+            if json {
+                let doc = serde_json::json!({
+                    "store": store.kind(),
+                    "location": store.location(),
+                    "names": names,
+                });
+                println!("{doc:#}");
+            } else {
+                if names.is_empty() {
+                    eprintln!("no secrets are set in {}", store.location());
+                }
+                for n in &names {
+                    println!("{n}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if json {
+                let doc = serde_json::json!({
+                    "store": store.kind(),
+                    "location": store.location(),
+                    "names": null,
+                    "error": { "code": e.code(), "message": e.to_string() },
+                });
+                println!("{doc:#}");
+            }
+            Ok(fail("cannot list the secrets", &e))
+        }
     }
 }
 
@@ -149,8 +219,19 @@ fn delete(name: &str, data: &DataArgs) -> Result<ExitCode> {
 
 fn status(json: bool, data: &DataArgs) -> Result<ExitCode> {
     let store = open(data)?;
-    let rows: Vec<(&str, Result<bool, SecretError>)> =
+    let mut rows: Vec<(&str, Result<bool, SecretError>)> =
         NAMES.iter().map(|n| (*n, store.is_set(n))).collect();
+    // Printer keys that are set, when the store can list them (`list` says
+    // why when it cannot).
+    let printer_keys: Vec<String> = store
+        .names()
+        .map(|n| {
+            n.into_iter()
+                .filter(|n| secrets::is_printer_key(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    rows.extend(printer_keys.iter().map(|n| (n.as_str(), Ok(true))));
     let failed = rows.iter().any(|(_, r)| r.is_err());
     if json {
         let secrets: Vec<serde_json::Value> = rows

@@ -175,3 +175,102 @@ fn with_no_keychain_set_fails_with_the_code_and_writes_nothing() {
     );
     assert_eq!(doc["secrets"][0]["set"], serde_json::Value::Null);
 }
+
+#[test]
+fn a_printer_key_is_kept_under_its_canonical_name_listed_and_never_printed() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let d = dir.path();
+    let canonical = "printer-key:octoprint://printer.local:5000";
+
+    let o = secret(
+        d,
+        FILE_STORE,
+        &["set", "printer-key:octoprint://Printer.Local"],
+        Some(&format!("{SENTINEL}\n")),
+    );
+    assert!(o.status.success(), "{}", shown(&o));
+    assert_no_value(&o);
+    assert!(shown(&o).contains(canonical), "{}", shown(&o));
+    let o = secret(
+        d,
+        FILE_STORE,
+        &["set", "printer-key:bambu://01S00C000000001@10.0.0.8"],
+        Some("SENTINEL-access-code"),
+    );
+    assert!(o.status.success(), "{}", shown(&o));
+    let o = secret(d, FILE_STORE, &["set", "upload-token"], Some("SENTINEL-t"));
+    assert!(o.status.success(), "{}", shown(&o));
+
+    let stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("data/secrets.json")).expect("read"))
+            .expect("JSON");
+    assert_eq!(stored["secrets"][canonical], SENTINEL);
+
+    let o = secret(d, FILE_STORE, &["list"], None);
+    assert!(o.status.success(), "{}", shown(&o));
+    assert_no_value(&o);
+    let listed: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "upload-token",
+            "printer-key:bambu://01S00C000000001@10.0.0.8:8883",
+            canonical
+        ]
+    );
+    let o = secret(d, FILE_STORE, &["list", "--json"], None);
+    assert!(o.status.success(), "{}", shown(&o));
+    assert_no_value(&o);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert_eq!(doc["store"], "file");
+    assert_eq!(doc["names"][2], canonical);
+
+    let o = secret(d, FILE_STORE, &["status", "--json"], None);
+    assert!(o.status.success(), "{}", shown(&o));
+    assert_no_value(&o);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    assert!(
+        doc["secrets"]
+            .as_array()
+            .expect("an array")
+            .iter()
+            .any(|s| s["name"] == canonical && s["set"] == true),
+        "{doc}"
+    );
+
+    // Deleted under yet another spelling of the same printer.
+    let o = secret(
+        d,
+        FILE_STORE,
+        &["delete", "printer-key:OCTOPRINT://printer.local:5000/"],
+        None,
+    );
+    assert!(o.status.success(), "{}", shown(&o));
+    assert!(shown(&o).contains("deleted"), "{}", shown(&o));
+    let o = secret(d, FILE_STORE, &["list"], None);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(canonical));
+}
+
+#[test]
+fn a_bad_printer_key_name_is_bad_usage_and_never_echoes_a_password() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let d = dir.path();
+    for (name, why) in [
+        (
+            "printer-key:octoprint://admin:SENTINEL-pw@10.0.0.5",
+            "--key-env",
+        ),
+        ("printer-key:http://10.0.0.5", "octoprint://"),
+        ("printer-key:bambu://10.0.0.8", "serial"),
+        ("SENTINEL-typed-as-name", "printer-key:<scheme>"),
+    ] {
+        let o = secret(d, FILE_STORE, &["set", name], Some("SENTINEL-value"));
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", shown(&o));
+        assert_no_value(&o);
+        assert!(shown(&o).contains(why), "{name}: {}", shown(&o));
+    }
+    assert!(!d.join("data/secrets.json").exists());
+}

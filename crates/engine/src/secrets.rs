@@ -1,7 +1,9 @@
-//! The secret store: where the upload token, the SMTP password and the proxy
-//! password live, behind one [`SecretStore`] trait.
+//! The secret store: where the upload token, the SMTP password, the proxy
+//! password and the 3D printers' keys live, behind one [`SecretStore`] trait.
 //!
-//! Owns: the known secret [`NAMES`], [`SecretError`] and its stable codes,
+//! Owns: the known secret [`NAMES`], the per-printer names
+//! (`printer-key:<scheme>://<host>:<port>`, see [`printer_key_name`] and
+//! [`canonical_name`]), [`SecretError`] and its stable codes,
 //! and three stores — [`KeyringStore`] (the OS keychain through keyring-core:
 //! Secret Service on Linux, the Keychain on macOS, the Credential Manager on
 //! Windows), [`FileStore`] (an opt-in JSON file readable only by the service
@@ -9,8 +11,12 @@
 //! `[secrets] store`.
 //!
 //! Invariants:
-//! - Only the names in [`NAMES`] are accepted; anything else is
-//!   [`SecretError::UnknownName`] before any store is touched.
+//! - Only the names in [`NAMES`] and printer keys (`printer-key:` followed by
+//!   a 3D-printer address) are accepted; anything else is
+//!   [`SecretError::UnknownName`] before any store is touched. Every store
+//!   keeps a printer key under its canonical name ([`canonical_name`]), so
+//!   `printer-key:octoprint://Host` and `printer-key:octoprint://host:5000`
+//!   are one entry.
 //! - There is no silent plaintext fallback: when the keychain is missing or
 //!   locked, [`SecretStore::set`] fails with [`SecretError::NoStore`] or
 //!   [`SecretError::Locked`] and nothing is written anywhere. The file store
@@ -45,8 +51,14 @@ pub const UPLOAD_TOKEN: &str = "upload-token";
 pub const SMTP_PASSWORD: &str = "smtp-password";
 /// The password of `[proxy] user` on the manual proxy.
 pub const PROXY_PASSWORD: &str = "proxy-password";
-/// Every name a store accepts, in the order they are listed to users.
+/// The fixed names a store accepts, in the order they are listed to users
+/// (printer keys, [`PRINTER_KEY_PREFIX`]…, come on top).
 pub const NAMES: [&str; 3] = [UPLOAD_TOKEN, SMTP_PASSWORD, PROXY_PASSWORD];
+
+/// What a 3D printer's key (API key, LAN access code, password) is stored
+/// under: this prefix and the printer's address, e.g.
+/// `printer-key:octoprint://192.168.1.20:5000`.
+pub const PRINTER_KEY_PREFIX: &str = "printer-key:";
 
 /// The keychain service name entries are stored under (the account is the
 /// secret's name).
@@ -79,8 +91,12 @@ pub enum SecretError {
         /// What the platform said, in words (never a value).
         detail: String,
     },
-    /// A name that is not one of [`NAMES`]. Code `secret_unknown_name`.
-    #[error("'{0}' is not a secret name: use upload-token, smtp-password or proxy-password")]
+    /// A name that is not one of [`NAMES`] nor a printer key. Code
+    /// `secret_unknown_name`. The name is shown without any user part that
+    /// could hold a password.
+    #[error(
+        "'{0}' is not a secret name: use upload-token, smtp-password, proxy-password or printer-key:<scheme>://<host>[:<port>] (e.g. printer-key:octoprint://192.168.1.20:5000)"
+    )]
     UnknownName(String),
     /// The secrets file could not be read or written. Code `secret_store_io`.
     #[error("secrets file {}: {source}", .path.display())]
@@ -123,16 +139,87 @@ impl SecretError {
     }
 }
 
-/// Refuses names outside [`NAMES`].
+/// Refuses names that are neither in [`NAMES`] nor a printer key.
 pub fn check_name(name: &str) -> Result<(), SecretError> {
+    canonical_name(name).map(drop)
+}
+
+/// The name a store keeps `name` under: a fixed name ([`NAMES`]) as it is,
+/// a printer key normalised by [`printer_key_name`]; anything else is
+/// [`SecretError::UnknownName`].
+pub fn canonical_name(name: &str) -> Result<String, SecretError> {
     if NAMES.contains(&name) {
-        Ok(())
-    } else {
-        Err(SecretError::UnknownName(name.to_string()))
+        return Ok(name.to_string());
+    }
+    match name.strip_prefix(PRINTER_KEY_PREFIX) {
+        Some(url) => printer_key_name(url).map_err(|_| SecretError::UnknownName(shown_name(name))),
+        None => Err(SecretError::UnknownName(shown_name(name))),
     }
 }
 
-/// A place secrets are kept. Every method refuses names outside [`NAMES`].
+/// Whether `name` is a printer key (canonical or not).
+pub fn is_printer_key(name: &str) -> bool {
+    name.starts_with(PRINTER_KEY_PREFIX)
+}
+
+/// The secret name of a 3D printer's key, from its address as a user writes
+/// it (`octoprint://Printer.local`, `bambu://SERIAL@10.0.0.7`): an invalid
+/// address is the [`FabError`](crate::printer::fab::FabError) that says why.
+///
+/// The normalisation, so that one printer has one name however it is
+/// written: `printer-key:` + the scheme in lower case + `://` + for Bambu
+/// only, the serial and `@` (the access code belongs to that printer) + the
+/// host in lower case (IPv6 in brackets, as the `url` crate writes it) +
+/// `:` + the port, the maker's port filled in when the address has none.
+/// A user name (`prusalink://maker@host`), a trailing `/` and `?serial=` on
+/// other schemes are dropped; a password in the address is refused.
+/// E.g. `octoprint://Host` → `printer-key:octoprint://host:5000`,
+/// `bambu://host?serial=01S00` → `printer-key:bambu://01S00@host:8883`.
+pub fn printer_key_name(url: &str) -> Result<String, crate::printer::fab::FabError> {
+    let target = crate::printer::fab::FabTarget::parse(url.trim())?;
+    Ok(printer_key_name_of(&target))
+}
+
+/// The secret name of the key of `target` (see [`printer_key_name`]).
+pub fn printer_key_name_of(target: &crate::printer::fab::FabTarget) -> String {
+    use crate::printer::fab::FabProtocol;
+    let host = target.host.to_ascii_lowercase();
+    let authority = if host.contains(':') {
+        format!("[{host}]:{}", target.port)
+    } else {
+        format!("{host}:{}", target.port)
+    };
+    match (&target.serial, target.protocol) {
+        (Some(serial), FabProtocol::Bambu) => {
+            format!("{PRINTER_KEY_PREFIX}bambu://{serial}@{authority}")
+        }
+        _ => format!("{PRINTER_KEY_PREFIX}{}://{authority}", target.protocol),
+    }
+}
+
+/// `name` as an error may show it: a printer key whose address has a user
+/// part (which could hold a password) is cut at `://`.
+fn shown_name(name: &str) -> String {
+    match name.split_once("://") {
+        Some((scheme, rest)) if rest.contains('@') => format!("{scheme}://…"),
+        _ => name.to_string(),
+    }
+}
+
+/// Fixed names first (in [`NAMES`] order), then printer keys sorted.
+fn sort_names(names: &mut Vec<String>) {
+    names.sort_by_key(|n| {
+        (
+            NAMES.iter().position(|f| f == n).unwrap_or(NAMES.len()),
+            n.clone(),
+        )
+    });
+    names.dedup();
+}
+
+/// A place secrets are kept. Every method refuses names that are neither in
+/// [`NAMES`] nor a printer key, and keeps printer keys under their
+/// [`canonical_name`].
 pub trait SecretStore: Send + Sync + fmt::Debug {
     /// `"keyring"`, `"file"` or `"memory"`.
     fn kind(&self) -> &'static str;
@@ -155,6 +242,19 @@ pub trait SecretStore: Send + Sync + fmt::Debug {
     /// Whether a value is set.
     fn is_set(&self, name: &str) -> Result<bool, SecretError> {
         Ok(self.get(name)?.is_some())
+    }
+
+    /// The names that are set (never a value): the fixed names in [`NAMES`]
+    /// order, then printer keys sorted. The default looks at the fixed
+    /// names only; the stores here list printer keys too.
+    fn names(&self) -> Result<Vec<String>, SecretError> {
+        let mut set = Vec::new();
+        for name in NAMES {
+            if self.is_set(name)? {
+                set.push(name.to_string());
+            }
+        }
+        Ok(set)
     }
 }
 
@@ -234,9 +334,9 @@ impl KeyringStore {
     }
 
     fn entry(&self, name: &str) -> Result<keyring_core::Entry, SecretError> {
-        check_name(name)?;
+        let name = canonical_name(name)?;
         self.platform()?
-            .build(&self.service, name, None)
+            .build(&self.service, &name, None)
             .map_err(map_keyring)
     }
 }
@@ -279,6 +379,26 @@ impl SecretStore for KeyringStore {
             Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
             Err(e) => Err(map_keyring(e)),
         }
+    }
+
+    /// Searches the keychain for this service's entries (Secret Service and
+    /// keyring-core's mock store can; a keychain that cannot search is an
+    /// error in words).
+    fn names(&self) -> Result<Vec<String>, SecretError> {
+        let spec = HashMap::from([("service", self.service.as_str())]);
+        let entries = self.platform()?.search(&spec).map_err(map_keyring)?;
+        let mut names: Vec<String> = entries
+            .iter()
+            // Some stores keep a deleted entry's shell: only entries that
+            // hold a value are set.
+            .filter(|e| !matches!(e.get_secret(), Err(keyring_core::Error::NoEntry)))
+            .filter_map(keyring_core::Entry::get_specifiers)
+            .filter(|(service, _)| *service == self.service)
+            .map(|(_, user)| user)
+            .filter(|user| canonical_name(user).is_ok_and(|c| c == *user))
+            .collect();
+        sort_names(&mut names);
+        Ok(names)
     }
 }
 
@@ -475,29 +595,39 @@ impl SecretStore for FileStore {
     }
 
     fn get(&self, name: &str) -> Result<Option<Secret>, SecretError> {
-        check_name(name)?;
+        let name = canonical_name(name)?;
         let _g = self.guard()?;
-        Ok(self.read()?.secrets.remove(name).map(Secret::new))
+        Ok(self.read()?.secrets.remove(&name).map(Secret::new))
     }
 
     fn set(&self, name: &str, value: &Secret) -> Result<(), SecretError> {
-        check_name(name)?;
+        let name = canonical_name(name)?;
         let _g = self.guard()?;
         let mut contents = self.read()?;
-        contents
-            .secrets
-            .insert(name.to_string(), value.expose().to_string());
+        contents.secrets.insert(name, value.expose().to_string());
         self.write(&contents)
     }
 
     fn delete(&self, name: &str) -> Result<(), SecretError> {
-        check_name(name)?;
+        let name = canonical_name(name)?;
         let _g = self.guard()?;
         let mut contents = self.read()?;
-        if contents.secrets.remove(name).is_some() {
+        if contents.secrets.remove(&name).is_some() {
             self.write(&contents)?;
         }
         Ok(())
+    }
+
+    fn names(&self) -> Result<Vec<String>, SecretError> {
+        let _g = self.guard()?;
+        let mut names: Vec<String> = self
+            .read()?
+            .secrets
+            .into_keys()
+            .filter(|n| canonical_name(n).is_ok_and(|c| c == *n))
+            .collect();
+        sort_names(&mut names);
+        Ok(names)
     }
 }
 
@@ -577,20 +707,26 @@ impl SecretStore for MemoryStore {
     }
 
     fn get(&self, name: &str) -> Result<Option<Secret>, SecretError> {
-        check_name(name)?;
-        Ok(self.values()?.get(name).cloned())
+        let name = canonical_name(name)?;
+        Ok(self.values()?.get(&name).cloned())
     }
 
     fn set(&self, name: &str, value: &Secret) -> Result<(), SecretError> {
-        check_name(name)?;
-        self.values()?.insert(name.to_string(), value.clone());
+        let name = canonical_name(name)?;
+        self.values()?.insert(name, value.clone());
         Ok(())
     }
 
     fn delete(&self, name: &str) -> Result<(), SecretError> {
-        check_name(name)?;
-        self.values()?.remove(name);
+        let name = canonical_name(name)?;
+        self.values()?.remove(&name);
         Ok(())
+    }
+
+    fn names(&self) -> Result<Vec<String>, SecretError> {
+        let mut names: Vec<String> = self.values()?.keys().cloned().collect();
+        sort_names(&mut names);
+        Ok(names)
     }
 }
 
@@ -627,6 +763,121 @@ mod tests {
         };
         assert!(e.to_string().contains("[secrets] store = \"file\""), "{e}");
         assert_eq!(e.code(), "secret_store_unavailable");
+    }
+
+    #[test]
+    fn a_printer_key_name_is_normalised_to_scheme_host_and_port() {
+        let cases = [
+            (
+                "octoprint://Printer.Local",
+                "printer-key:octoprint://printer.local:5000",
+            ),
+            (
+                "OctoPrint://10.0.0.5:80/",
+                "printer-key:octoprint://10.0.0.5:80",
+            ),
+            (
+                "moonraker://10.0.0.6",
+                "printer-key:moonraker://10.0.0.6:7125",
+            ),
+            (
+                "prusalink://maker@10.0.0.7",
+                "printer-key:prusalink://10.0.0.7:80",
+            ),
+            (
+                "ultimaker://[::1]:8080",
+                "printer-key:ultimaker://[::1]:8080",
+            ),
+            (
+                "bambu://01S00A1@10.0.0.8",
+                "printer-key:bambu://01S00A1@10.0.0.8:8883",
+            ),
+            (
+                "bambu://10.0.0.8:8884?serial=01S00A1",
+                "printer-key:bambu://01S00A1@10.0.0.8:8884",
+            ),
+            (
+                "octoprint://10.0.0.5?serial=X",
+                "printer-key:octoprint://10.0.0.5:5000",
+            ),
+        ];
+        for (url, want) in cases {
+            assert_eq!(printer_key_name(url).expect(url), want, "{url}");
+            let typed = format!("{PRINTER_KEY_PREFIX}{url}");
+            assert_eq!(canonical_name(&typed).expect(url), want, "{typed}");
+            assert_eq!(
+                canonical_name(want).expect(want),
+                want,
+                "canonical is a fixed point"
+            );
+        }
+        assert_eq!(canonical_name(UPLOAD_TOKEN).expect("fixed"), UPLOAD_TOKEN);
+    }
+
+    #[test]
+    fn a_bad_printer_key_name_is_unknown_and_never_shows_a_password() {
+        for name in [
+            "printer-key:",
+            "printer-key:http://10.0.0.5",
+            "printer-key:octoprint://10.0.0.5/api",
+            "printer-key:bambu://10.0.0.5",
+            "printer-key:octoprint://admin:SENTINEL-pw@10.0.0.5",
+            "printer-key octoprint://10.0.0.5",
+        ] {
+            let e = canonical_name(name).expect_err(name);
+            assert_eq!(e.code(), "secret_unknown_name", "{name}");
+            assert!(!format!("{e} {e:?}").contains("SENTINEL"), "{e}");
+            assert!(e.to_string().contains("printer-key:<scheme>"), "{e}");
+        }
+    }
+
+    /// Set under one spelling, found under another, listed once by name,
+    /// deleted: the same in every store.
+    fn printer_keys_round_trip(store: &dyn SecretStore) {
+        let typed = "printer-key:octoprint://Printer.Local";
+        let canonical = "printer-key:octoprint://printer.local:5000";
+        assert_eq!(store.get(canonical).expect("get"), None);
+        store
+            .set(typed, &Secret::new("SENTINEL-key-1"))
+            .expect("set");
+        store
+            .set(
+                "printer-key:bambu://01S@10.0.0.8",
+                &Secret::new("SENTINEL-ac"),
+            )
+            .expect("set");
+        store
+            .set(SMTP_PASSWORD, &Secret::new("SENTINEL-pw"))
+            .expect("set");
+        let got = store.get(canonical).expect("get").expect("set");
+        assert_eq!(got.expose(), "SENTINEL-key-1");
+        assert_eq!(
+            store.names().expect("names"),
+            [
+                SMTP_PASSWORD,
+                "printer-key:bambu://01S@10.0.0.8:8883",
+                canonical
+            ]
+        );
+        assert!(!format!("{store:?}").contains("SENTINEL"), "{store:?}");
+        store.delete(typed).expect("delete");
+        assert!(!store.is_set(canonical).expect("is_set"));
+        assert_eq!(store.names().expect("names").len(), 2);
+    }
+
+    #[test]
+    fn every_store_keeps_printer_keys_under_their_canonical_name_and_lists_them() {
+        printer_keys_round_trip(&MemoryStore::new());
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let file = FileStore::new(dir.path().join(FILE_NAME));
+        printer_keys_round_trip(&file);
+        let text = std::fs::read_to_string(file.path()).expect("the file");
+        assert!(
+            text.contains("printer-key:bambu://01S@10.0.0.8:8883"),
+            "{text}"
+        );
+        let platform = keyring_core::mock::Store::new().expect("a mock store");
+        printer_keys_round_trip(&KeyringStore::with_store("printscout-test", platform));
     }
 
     #[test]
