@@ -1,6 +1,8 @@
 //! The service monitoring printers beyond SNMP end to end: a real
 //! `ippeveprinter` added by its IPP URL and polled by `printscout run` (toner
-//! emptied through its web form raises the event at the next status poll), with
+//! emptied through its web form raises the event at the next status poll), and
+//! a PrusaLink fixture (no runnable peer exists) scripted through a print that
+//! the service turns into one synthesised job, with
 //! a real SQLite data directory and the service as a child process stopped
 //! with SIGTERM.
 
@@ -184,4 +186,112 @@ fn a_key_given_by_environment_variable_is_kept_in_the_secret_store_never_in_the_
     );
     assert!(!out.status.success());
     assert!(text(&out).contains("NO_SUCH_VAR_42"), "{}", text(&out));
+}
+
+/// The PrusaLink fixture in a given state: `job` is `(id, progress, printing s)`.
+fn prusa_state(
+    f: &printscout_testkit::fab_fixture::FabFixture,
+    state: &str,
+    job: Option<(u32, f64, u64)>,
+) {
+    let mut status = serde_json::json!({
+        "printer": {"state": state, "temp_bed": 60.0, "target_bed": 60.0,
+                    "temp_nozzle": 210.0, "target_nozzle": 210.0}
+    });
+    match job {
+        Some((id, progress, printing)) => {
+            status["job"] = serde_json::json!({"id": id, "progress": progress,
+                "time_remaining": 600, "time_printing": printing});
+            f.set_json(
+                "/api/v1/job",
+                200,
+                &serde_json::json!({"id": id, "state": state, "progress": progress,
+                    "time_printing": printing,
+                    "file": {"name": "BRACKE~1.BGC", "display_name": "bracket_v3.bgcode",
+                             "meta": {"filament used [g]": 12.0, "filament_type": "PETG"}}}),
+            );
+        }
+        None => f.set_route("/api/v1/job", 204, ""),
+    }
+    f.set_json("/api/v1/status", 200, &status);
+}
+
+#[test]
+fn a_prusalink_job_seen_by_the_service_becomes_one_job_in_the_store_and_the_export() {
+    use printscout_testkit::fab_fixture::{Access, FabFixture};
+    let f = FabFixture::start(Access::Digest {
+        user: "maker".into(),
+        password: "printer-pass-77".into(),
+        qop: true,
+    });
+    f.set_json(
+        "/api/v1/info",
+        200,
+        &serde_json::json!({"name": "MK4 left", "serial": "10589-3742441632105", "hostname": "prusa-mk4"}),
+    );
+    f.set_json(
+        "/api/version",
+        200,
+        &serde_json::json!({"api": "2.0.0", "server": "2.1.2", "text": "PrusaLink", "firmware": "6.1.3"}),
+    );
+    prusa_state(&f, "IDLE", None);
+    let data = data_dir();
+    let url = format!("prusalink://127.0.0.1:{}", f.port());
+    let out = Command::new(env!("CARGO_BIN_EXE_printscout"))
+        .args(["devices", "add", &url, "--key-env", "PRUSA_PASS"])
+        .env("PRINTSCOUT_DATA_DIR", data.path())
+        .env("PRINTSCOUT_CONFIG", data.path().join("config.toml"))
+        .env("PRUSA_PASS", "printer-pass-77")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run printscout");
+    assert!(out.status.success(), "{}", text(&out));
+    let d = &devices(data.path())[0];
+    assert_eq!(d["protocol"], "prusalink");
+    assert_eq!(d["serial"], "10589-3742441632105");
+    let service = Service::start(data.path());
+    let jobs = |data: &Path| -> Vec<(String, String)> {
+        let store = printscout_engine::store::Store::open_in(data).expect("open store");
+        let mut st = store
+            .connection()
+            .prepare("SELECT coalesce(name, ''), result FROM jobs ORDER BY id")
+            .expect("prepare");
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    prusa_state(&f, "PRINTING", Some((12, 20.0, 300)));
+    wait_until("the running job", data.path(), || {
+        jobs(data.path()) == [("bracket_v3.bgcode".to_string(), "in_progress".to_string())]
+    });
+    prusa_state(&f, "FINISHED", Some((12, 100.0, 1500)));
+    wait_until("the finished job", data.path(), || {
+        jobs(data.path()) == [("bracket_v3.bgcode".to_string(), "completed".to_string())]
+    });
+    // Sitting on "finished", then idle: still one job.
+    std::thread::sleep(Duration::from_millis(2500));
+    prusa_state(&f, "IDLE", None);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(service.stop().success());
+    assert_eq!(jobs(data.path()).len(), 1, "{:?}", jobs(data.path()));
+    let out = printscout(
+        data.path(),
+        &[
+            "export",
+            "--format",
+            "csv",
+            "--out",
+            &data.path().join("r.csv").display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let jobs_csv = std::fs::read_to_string(data.path().join("r-jobs.csv")).expect("jobs csv");
+    assert!(jobs_csv.contains("bracket_v3.bgcode"), "{jobs_csv}");
+    assert!(jobs_csv.contains("completed"), "{jobs_csv}");
+    let log = std::fs::read_to_string(data.path().join("service.err")).unwrap_or_default();
+    assert!(
+        !log.contains("printer-pass-77"),
+        "the password is in the log"
+    );
 }
