@@ -35,11 +35,15 @@ use std::path::{Path, PathBuf};
 
 pub mod cmd;
 pub mod cups;
+pub mod fab_fixture;
 pub mod host_agent;
 pub mod ippeve;
 pub mod logs;
+pub mod moonraker;
+pub mod mosquitto;
 pub mod netns;
 pub mod netsnmp;
+pub mod octoprint;
 mod probe;
 mod process;
 pub mod smtp;
