@@ -95,7 +95,8 @@ struct ReadArgs {
     /// PrusaLink: the user for digest authentication (default maker).
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
-    /// 3D printers: a CA certificate (PEM) to trust besides the system's (Bambu's CA, a lab CA).
+    /// A CA certificate (PEM) to trust besides the system's: Bambu's CA, a site CA, or an
+    /// ipps:// printer's own self-signed certificate (which pins it).
     #[arg(long, value_name = "PEM")]
     ca_file: Option<PathBuf>,
     #[command(flatten)]
@@ -274,10 +275,23 @@ fn is_ipp_url(target: &str) -> bool {
 /// SNMPv3 options do not apply.
 async fn read_ipp(url: &str, args: &ReadArgs) -> Result<ExitCode> {
     use printscout_engine::printer::ipp::{IppError, IppOptions, read_ipp};
-    let options = IppOptions {
+    let mut options = IppOptions {
         timeout: args.timeout.saturating_mul(args.retries.saturating_add(1)),
         ..IppOptions::default()
     };
+    if let Some(path) = &args.ca_file {
+        // A site CA, or the printer's own self-signed certificate (pinning it).
+        let pem = std::fs::read(path)
+            .with_context(|| format!("--ca-file: cannot read {}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default();
+        if certs.is_empty() {
+            bail!(
+                "--ca-file: {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            );
+        }
+        options.extra_roots = certs;
+    }
     match read_ipp(url, &options).await {
         Ok(r) => {
             print_reading(&r, args.json)?;

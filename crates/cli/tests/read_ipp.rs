@@ -80,3 +80,31 @@ fn read_ipp_with_a_password_in_the_url_is_bad_usage_and_never_echoes_it() {
     assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
     assert!(!stdout.contains("s3cr3t-pw") && !stderr.contains("s3cr3t-pw"));
 }
+
+#[test]
+fn read_ipps_trusts_a_self_signed_printer_given_its_certificate_with_ca_file() {
+    let p = IppEvePrinter::start();
+    let refused = printscout(&["read", &p.ipps_url(), "--json"]);
+    assert_eq!(refused.status.code(), Some(1), "{:?}", text(&refused));
+    assert!(
+        text(&refused).0.contains("ipp_tls_failed"),
+        "{:?}",
+        text(&refused)
+    );
+    let cert = std::fs::read_dir(p.dir().join("ssl"))
+        .expect("the ssl dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "crt"))
+        .expect("the printer's certificate");
+    let out = printscout(&[
+        "read",
+        &p.ipps_url(),
+        "--json",
+        "--ca-file",
+        &cert.display().to_string(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(v["protocol"], "ipps");
+}

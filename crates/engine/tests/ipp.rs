@@ -491,3 +491,25 @@ async fn a_printer_that_only_speaks_ipp_1_1_is_asked_again_in_1_1() {
         r.notes
     );
 }
+
+#[tokio::test]
+async fn ipps_reads_a_self_signed_printer_once_its_own_certificate_is_trusted() {
+    let p = IppEvePrinter::start();
+    // Let ippeveprinter make its certificate (on the first TLS connection).
+    let _ = read_ipp(&p.ipps_url(), &IppOptions::default()).await;
+    let cert = std::fs::read_dir(p.dir().join("ssl"))
+        .expect("the ssl dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "crt"))
+        .expect("the printer's certificate");
+    let pem = std::fs::read(&cert).expect("read the certificate");
+    let options = IppOptions {
+        extra_roots: vec![reqwest::Certificate::from_pem(&pem).expect("a PEM certificate")],
+        ..IppOptions::default()
+    };
+    let r = read_ipp(&p.ipps_url(), &options)
+        .await
+        .expect("trusted: the printer reads over TLS");
+    assert_eq!(r.protocol.as_deref(), Some("ipps"));
+    assert!(r.identity.uuid.is_some());
+}

@@ -742,7 +742,7 @@ pub(crate) fn find_rustls<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rus
 fn describe_tls(e: &rustls::Error, url: &Url) -> String {
     use rustls::CertificateError as C;
     let host = url.host_str().unwrap_or_default();
-    let how = "to trust it, add the printer's certificate (or the CA that signed it) to this computer's trust store, or read it over ipp:// on a network you trust";
+    let how = "to trust it, give the printer's certificate (or the CA that signed it) with --ca-file, or add it to this computer's trust store, or read it over ipp:// on a network you trust";
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
             C::UnknownIssuer | C::BadSignature => format!(
