@@ -236,7 +236,8 @@ impl Host {
         }
         let poller = poller_from(&config)
             .map_err(|e| HostError::Poller(e.to_string()))?
-            .with_secrets(secrets.clone());
+            .with_secrets(secrets.clone())
+            .with_trust_dir(data_dir.join(printscout_engine::secrets::TRUST_DIR));
         let collector = collector::start(settings, store, Arc::new(poller), Arc::new(SystemClock));
         // The upload loop idles while no URL is configured; a settings change
         // through the API can start it.

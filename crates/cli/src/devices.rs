@@ -58,6 +58,10 @@ struct AddArgs {
     /// `printer-key:<url>` for the service (without it, the one already saved is used).
     #[arg(long, value_name = "VAR")]
     key_env: Option<String>,
+    /// An ipps:// or Bambu printer: a CA certificate (PEM) to trust for it, or the
+    /// printer's own self-signed certificate. Kept in the data directory's `trust/`.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
     #[command(flatten)]
     creds: CredentialArgs,
     #[command(flatten)]
@@ -304,6 +308,32 @@ async fn add_url(a: AddArgs) -> Result<ExitCode> {
     use printscout_engine::secret::Secret;
     let (config, dir, mut store) = a.data.open()?;
     let rules = rules_from(&config);
+    if let Some(path) = &a.ca_file {
+        let pem = std::fs::read(path)
+            .with_context(|| format!("--ca-file: cannot read {}", path.display()))?;
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            bail!("--ca-file: {} holds no PEM certificate", path.display());
+        }
+        let trust = dir.join(printscout_engine::secrets::TRUST_DIR);
+        std::fs::create_dir_all(&trust)
+            .with_context(|| format!("cannot create {}", trust.display()))?;
+        let name: String = a
+            .target
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let kept = trust.join(format!("{name}.pem"));
+        std::fs::write(&kept, &pem).with_context(|| format!("cannot write {}", kept.display()))?;
+    }
+    let trusted = printscout_engine::secrets::trusted_certificates(
+        &dir.join(printscout_engine::secrets::TRUST_DIR),
+    );
     let scheme = a
         .target
         .split("://")
@@ -313,6 +343,10 @@ async fn add_url(a: AddArgs) -> Result<ExitCode> {
     let (protocol, url, read) = if scheme == "ipp" || scheme == "ipps" {
         let options = IppOptions {
             timeout: a.timeout.max(Duration::from_secs(2)),
+            extra_roots: trusted
+                .iter()
+                .flat_map(|pem| reqwest::Certificate::from_pem_bundle(pem).unwrap_or_default())
+                .collect(),
             ..IppOptions::default()
         };
         let read = read_ipp(&a.target, &options)
@@ -349,6 +383,7 @@ async fn add_url(a: AddArgs) -> Result<ExitCode> {
         let options = FabOptions {
             key,
             timeout: a.timeout.max(Duration::from_secs(2)),
+            extra_roots_pem: trusted,
             ..FabOptions::default()
         };
         let read = read_fab(&target, &options).await.map_err(|e| e.to_string());

@@ -295,3 +295,46 @@ fn a_prusalink_job_seen_by_the_service_becomes_one_job_in_the_store_and_the_expo
         "the password is in the log"
     );
 }
+
+#[test]
+fn a_self_signed_ipps_printer_added_with_its_certificate_is_trusted_by_the_service_too() {
+    let printer = IppEvePrinter::start();
+    let data = data_dir();
+    let url = printer.ipps_url();
+    let refused = printscout(data.path(), &["devices", "add", &url]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let cert = std::fs::read_dir(printer.dir().join("ssl"))
+        .expect("the ssl dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "crt"))
+        .expect("the printer's certificate");
+    let out = printscout(
+        data.path(),
+        &[
+            "devices",
+            "add",
+            &url,
+            "--ca-file",
+            &cert.display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        data.path()
+            .join("trust")
+            .read_dir()
+            .expect("trust dir")
+            .count()
+            == 1
+    );
+    let first = devices(data.path())[0]["last_status"]
+        .as_i64()
+        .expect("polled once");
+    let service = Service::start(data.path());
+    wait_until("a status poll over TLS", data.path(), || {
+        let d = &devices(data.path())[0];
+        d["last_status"].as_i64().is_some_and(|t| t > first) && d["failures"] == 0
+    });
+    assert!(service.stop().success());
+    assert_eq!(devices(data.path())[0]["protocol"], "ipps");
+}

@@ -502,7 +502,8 @@ pub(crate) fn change_config(
             e.to_string(),
         )
     })?
-    .with_secrets(ctx.secrets.clone());
+    .with_secrets(ctx.secrets.clone())
+    .with_trust_dir(ctx.data_dir.join(printscout_engine::secrets::TRUST_DIR));
     for (name, value) in secrets {
         let stored = if value.expose().is_empty() {
             ctx.secrets.delete(name)

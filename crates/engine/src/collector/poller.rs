@@ -47,15 +47,28 @@ pub struct PollTarget {
     pub protocol: String,
 }
 
-/// A device a rediscovery found.
+/// A device a rediscovery found: an SNMP device at `host:port` with the
+/// credential that answered, or a printer read by URL (IPP, or a 3D printer
+/// DNS-SD announced) with no credential.
+///
+/// 3D printers that need a key (OctoPrint, PrusaLink) are found only once
+/// their key is kept (`printscout secret set printer-key:<url>`): until then
+/// the scan lists them with that hint and does not add them to the store,
+/// so a printer nobody can read never shows as a failing device (nor comes
+/// back at each rediscovery after the user removed it). With the key, it is
+/// read and added like any other.
 #[derive(Debug)]
 pub struct Discovered {
-    /// Where (`host:port`).
+    /// Where: `host:port` for SNMP, else the printer's URL
+    /// (`ipp://10.0.0.5:631/ipp/print`, `moonraker://10.0.0.9:7125`).
     pub address: String,
     /// Its full reading.
     pub reading: Reading,
-    /// The credential that answered.
-    pub credential: Credential,
+    /// The credential that answered (SNMP only).
+    pub credential: Option<Credential>,
+    /// `snmp`, `ipp`, `ipps`, or a 3D printer's protocol (the store's
+    /// `devices.protocol`).
+    pub protocol: String,
 }
 
 /// Reads devices for the scheduler.
@@ -101,6 +114,7 @@ pub struct Rediscovery {
 pub struct SnmpPoller {
     transport: SnmpTransport,
     secrets: Option<Arc<dyn SecretStore>>,
+    trust_dir: Option<std::path::PathBuf>,
     discovery: SnmpTransport,
     options: SnmpOptions,
     port: u16,
@@ -121,6 +135,7 @@ impl SnmpPoller {
     ) -> Self {
         Self {
             secrets: None,
+            trust_dir: None,
             transport: SnmpTransport::new(rate),
             discovery: SnmpTransport::new(discovery_rate),
             options,
@@ -136,12 +151,39 @@ impl SnmpPoller {
         self
     }
 
+    /// Trusts the certificates (PEM) in `dir` for IPP and 3D printers besides
+    /// the platform's: a site CA, Bambu's CA, a self-signed printer's own
+    /// certificate (`devices add … --ca-file` puts them there). Read at each
+    /// poll, so a certificate added while the service runs is used at once.
+    pub fn with_trust_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.trust_dir = Some(dir);
+        self
+    }
+
     /// Polls an IPP printer or a 3D printer at its URL.
     async fn poll_other(&self, t: &PollTarget) -> (String, PollOutcome) {
         let address = t.address.clone().unwrap_or_default();
         let failed = |error: String| PollOutcome::Failed { error };
+        let trust = self
+            .trust_dir
+            .as_deref()
+            .map(crate::secrets::trusted_certificates)
+            .unwrap_or_default();
         let outcome = match t.protocol.as_str() {
-            "ipp" | "ipps" => match read_ipp(&address, &IppOptions::default()).await {
+            "ipp" | "ipps" => match read_ipp(
+                &address,
+                &IppOptions {
+                    extra_roots: trust
+                        .iter()
+                        .flat_map(|pem| {
+                            reqwest::Certificate::from_pem_bundle(pem).unwrap_or_default()
+                        })
+                        .collect(),
+                    ..IppOptions::default()
+                },
+            )
+            .await
+            {
                 Ok(reading) => PollOutcome::Read {
                     reading: Box::new(reading),
                     credential: None,
@@ -159,6 +201,7 @@ impl SnmpPoller {
                     });
                     let options = FabOptions {
                         key,
+                        extra_roots_pem: trust.clone(),
                         ..FabOptions::default()
                     };
                     match read_fab(&target, &options).await {
@@ -294,12 +337,14 @@ impl Poller for SnmpPoller {
             )
             .await
             .map_err(|e| e.to_string())?;
+            // Interfaces with an address inside the selected networks (the
+            // sweep of a /24 leaves out its network address itself).
             let inside: Vec<_> = crate::discovery::interfaces::local_interfaces()
                 .into_iter()
                 .filter(|i| {
-                    i.subnets()
+                    i.ipv4
                         .iter()
-                        .any(|n| resolved.sweep.contains(std::net::IpAddr::V4(n.network())))
+                        .any(|n| resolved.sweep.contains(std::net::IpAddr::V4(n.addr())))
                 })
                 .collect();
             let mut req = ScanRequest {
@@ -308,6 +353,7 @@ impl Poller for SnmpPoller {
                 credentials: self.credentials.clone(),
                 read_options: self.options.clone(),
                 local_spooler: r.local_queues,
+                secrets: self.secrets.clone(),
                 ..ScanRequest::default()
             };
             req.sweep_settings.port = self.port;
@@ -327,6 +373,15 @@ impl Poller for SnmpPoller {
                 .filter(|f| f.is_printer)
                 .filter_map(|f| {
                     let reading = f.reading?;
+                    if let Some(protocol) = reading.protocol.clone() {
+                        // IPP or a 3D printer: its URL is its address.
+                        return Some(Discovered {
+                            address: f.url.unwrap_or_else(|| reading.target.clone()),
+                            reading,
+                            credential: None,
+                            protocol,
+                        });
+                    }
                     let credential = self
                         .credentials
                         .iter()
@@ -344,7 +399,8 @@ impl Poller for SnmpPoller {
                     Some(Discovered {
                         address,
                         reading,
-                        credential,
+                        credential: Some(credential),
+                        protocol: "snmp".into(),
                     })
                 })
                 .collect())
