@@ -222,7 +222,7 @@ async fn read(args: ReadArgs) -> Result<ExitCode> {
     }
     if args.history {
         bail!(
-            "--history reads a 3D printer's job history: give octoprint://, moonraker:// or ultimaker://…"
+            "--history reads a printer's job history: give ipp://…, octoprint://, moonraker:// or ultimaker://…"
         );
     }
     let options = SnmpOptions {
@@ -292,6 +292,9 @@ async fn read_ipp(url: &str, args: &ReadArgs) -> Result<ExitCode> {
         }
         options.extra_roots = certs;
     }
+    if args.history {
+        return ipp_history(url, &options, args.json).await;
+    }
     match read_ipp(url, &options).await {
         Ok(r) => {
             print_reading(&r, args.json)?;
@@ -300,6 +303,58 @@ async fn read_ipp(url: &str, args: &ReadArgs) -> Result<ExitCode> {
         Err(e @ IppError::BadUrl(_)) => bail!("{e}"),
         Err(e) => {
             if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "target": url, "error": e.to_string(), "code": e.code() })
+                );
+            }
+            eprintln!("printscout: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `read ipp://… --history`: the completed jobs the printer still keeps
+/// (Get-Jobs, `which-jobs=completed`; most keep a short list).
+async fn ipp_history(
+    url: &str,
+    options: &printscout_engine::printer::ipp::IppOptions,
+    json: bool,
+) -> Result<ExitCode> {
+    use printscout_engine::printer::ipp::{IppError, completed_jobs};
+    match completed_jobs(url, options).await {
+        Ok(jobs) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "target": url, "jobs": jobs })
+                    )?
+                );
+            } else {
+                let mut out = format!(
+                    "{url}: {} completed job(s) kept by the printer\n",
+                    jobs.len()
+                );
+                for j in &jobs {
+                    out.push_str(&format!(
+                        "  {:>6}  {:<32} {:<10} {}  {} impressions\n",
+                        j.id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+                        j.name.as_deref().unwrap_or("-"),
+                        j.state.as_deref().unwrap_or("-"),
+                        j.completed_at.as_deref().unwrap_or("-"),
+                        j.impressions
+                            .map(|i| i.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                    ));
+                }
+                print!("{out}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ IppError::BadUrl(_)) => bail!("{e}"),
+        Err(e) => {
+            if json {
                 println!(
                     "{}",
                     serde_json::json!({ "target": url, "error": e.to_string(), "code": e.code() })

@@ -108,3 +108,34 @@ fn read_ipps_trusts_a_self_signed_printer_given_its_certificate_with_ca_file() {
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
     assert_eq!(v["protocol"], "ipps");
 }
+
+#[test]
+fn read_ipp_history_lists_a_job_the_printer_completed() {
+    let p = IppEvePrinter::start();
+    p.print_job("quarterly report");
+    // ippeveprinter takes about 15 s to "print" it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let jobs = loop {
+        let out = printscout(&["read", &p.url(), "--history", "--json"]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+        let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
+        if !jobs.is_empty() {
+            break jobs;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never completed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert_eq!(jobs[0]["name"], "quarterly report");
+    assert_eq!(jobs[0]["state"], "completed");
+    let out = printscout(&["read", &p.url(), "--history"]);
+    assert!(
+        text(&out).0.contains("quarterly report"),
+        "{:?}",
+        text(&out)
+    );
+}
