@@ -251,7 +251,10 @@ fn print_report(report: &ScanReport, args: &ScanArgs) -> Result<()> {
             if let Some(e) = &d.error
                 && !report.notes.iter().any(|n| e.contains(n.as_str()))
             {
-                eprintln!("could not read {}: {e}", d.address);
+                match &d.url {
+                    Some(url) if e.contains(url.as_str()) => eprintln!("not read: {e}"),
+                    _ => eprintln!("not read: {}: {e}", d.address),
+                }
             }
         }
     }

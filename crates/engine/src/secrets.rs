@@ -730,6 +730,29 @@ impl SecretStore for MemoryStore {
     }
 }
 
+/// The directory, inside the data directory, of certificates (PEM) trusted
+/// for IPP and 3D printers besides the platform's.
+pub const TRUST_DIR: &str = "trust";
+
+/// Every PEM file (`*.pem`, `*.crt`) in `dir` that holds a certificate, as
+/// bytes; a missing directory is none. Certificates are public: they are
+/// not secrets, only kept beside them.
+pub fn trusted_certificates(dir: &Path) -> Vec<Vec<u8>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pem" || x == "crt"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .filter(|pem| String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -894,25 +917,3 @@ mod tests {
     }
 }
 
-/// The directory, inside the data directory, of certificates (PEM) trusted
-/// for IPP and 3D printers besides the platform's.
-pub const TRUST_DIR: &str = "trust";
-
-/// Every PEM file (`*.pem`, `*.crt`) in `dir` that holds a certificate, as
-/// bytes; a missing directory is none. Certificates are public: they are
-/// not secrets, only kept beside them.
-pub fn trusted_certificates(dir: &Path) -> Vec<Vec<u8>> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "pem" || x == "crt"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .filter(|pem| String::from_utf8_lossy(pem).contains("-----BEGIN CERTIFICATE-----"))
-        .collect()
-}

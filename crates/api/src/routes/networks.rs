@@ -485,7 +485,7 @@ async fn run_scan(ctx: AppState, id: u64, what: Rediscovery, cancel: Cancellatio
                             at,
                             outcome: PollOutcome::Read {
                                 reading: Box::new(f.reading),
-                                credential: Some(f.credential),
+                                credential: f.credential,
                             },
                         };
                         match store.record(&p, &rules) {
@@ -508,9 +508,23 @@ async fn run_scan(ctx: AppState, id: u64, what: Rediscovery, cancel: Cancellatio
                 && let Some(s) = scans.get_mut(id)
             {
                 for (address, device) in ids {
+                    // `host:port` for SNMP; an IPP printer's URL was reported
+                    // (ScanEvent::Read) by its IP, a 3D printer's by its URL.
                     let ip = address
                         .parse::<std::net::SocketAddr>()
                         .map(|a| a.ip().to_string())
+                        .ok()
+                        .or_else(|| {
+                            let rest = address
+                                .strip_prefix("ipp://")
+                                .or_else(|| address.strip_prefix("ipps://"))?;
+                            let authority = rest.split('/').next()?;
+                            let host = match authority.strip_prefix('[') {
+                                Some(v6) => v6.split(']').next()?,
+                                None => authority.split(':').next()?,
+                            };
+                            Some(host.to_string())
+                        })
                         .unwrap_or(address.clone());
                     match s
                         .found

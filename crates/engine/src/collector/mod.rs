@@ -937,7 +937,7 @@ impl Scheduler {
                                 at,
                                 outcome: PollOutcome::Read {
                                     reading: Box::new(f.reading),
-                                    credential: Some(f.credential),
+                                    credential: f.credential,
                                 },
                             };
                             match store.record(&p, &rules) {

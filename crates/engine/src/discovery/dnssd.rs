@@ -1,9 +1,28 @@
 //! DNS-SD (mDNS) browsing for printers with the `mdns-sd` crate: the four
-//! printer service types ([`PRINTER_SERVICES`]) are browsed for a window on
-//! the named interfaces only, and every resolved service becomes one
-//! [`Announcement`] (same instance + service = one entry, addresses merged).
-//! The same printer announcing `_ipp` and `_pdl-datastream` stays two
-//! announcements here; devices are merged by the caller.
+//! printer service types ([`PRINTER_SERVICES`]) and the 3D printers' service
+//! types ([`FAB_SERVICES`]) are browsed for a window on the named interfaces
+//! only, and every resolved service becomes one [`Announcement`] (same
+//! instance + service = one entry, addresses merged). The same printer
+//! announcing `_ipp` and `_pdl-datastream` stays two announcements here;
+//! devices are merged by the caller.
+//!
+//! What each announcement is read over ([`Announcement::kind`],
+//! [`Announcement::ipp_url`], [`Announcement::fab_target`]):
+//! - `_ipp._tcp` / `_ipps._tcp`: `ipp[s]://<address>:<SRV port>/<rp>` (`rp`
+//!   TXT key, `ipp/print` when absent);
+//! - `_octoprint._tcp` (OctoPrint's bundled discovery plugin: SRV port = its
+//!   public port, TXT `path`, `version`, `uuid`, `model`, `vendor`, and `u`/`p`
+//!   when HTTP basic auth is set), `_moonraker._tcp` (Moonraker's `[zeroconf]`
+//!   component: SRV port = its HTTP port, TXT `uuid`, `https_port`,
+//!   `version`) and `_prusalink._tcp` (PrusaLink on a Raspberry Pi, which also
+//!   announces `_octoprint._tcp` and `_http._tcp` at the same port for older
+//!   slicers; TXT `path=/`): `<scheme>://<address>:<SRV port>`;
+//! - `_ultimaker._tcp` (TXT `type=printer`, `machine`, `name`,
+//!   `firmware_version`): `ultimaker://<address>` on port 80, ignoring the SRV
+//!   port as Cura's and the other known clients do (they take only the
+//!   address); an announcement whose `type` is not `printer` is not read;
+//! - Bambu Lab printers announce nothing on DNS-SD (they use SSDP on UDP
+//!   port 2021): they are added by hand (`bambu://SERIAL@host`).
 //!
 //! Interfaces: the daemon is told to disable every interface (`IfKind::All`,
 //! which includes loopback and IPv6) and then to enable only the named ones
@@ -19,10 +38,11 @@
 //! command is applied; no mDNS packet is sent on them.
 //!
 //! Invariants: TXT values are untrusted bytes, decoded as lossy UTF-8 with
-//! control characters removed; nothing here panics on what a network sends;
-//! the daemon is shut down on every path (including early returns and
-//! cancellation). `tests/netns_peers.rs` browses a responder in a network
-//! namespace and checks, with a sniffer, that nothing is sent on the
+//! control characters removed; a password announced in TXT (OctoPrint's `p`)
+//! is dropped on arrival, never kept nor shown; nothing here panics on what a
+//! network sends; the daemon is shut down on every path (including early
+//! returns and cancellation). `tests/netns_peers.rs` browses a responder in a
+//! network namespace and checks, with a sniffer, that nothing is sent on the
 //! interface that was not named.
 
 use std::collections::BTreeMap;
@@ -34,13 +54,48 @@ use mdns_sd::{IfKind, ResolvedService, ServiceDaemon, ServiceEvent};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-/// The service types browsed.
+use crate::printer::fab::{FabProtocol, FabTarget};
+
+/// The printer service types browsed.
 pub const PRINTER_SERVICES: [&str; 4] = [
     "_ipp._tcp.local.",
     "_ipps._tcp.local.",
     "_printer._tcp.local.",
     "_pdl-datastream._tcp.local.",
 ];
+
+/// The 3D printers' service types browsed (Bambu announces none: SSDP only).
+pub const FAB_SERVICES: [&str; 4] = [
+    "_octoprint._tcp.local.",
+    "_moonraker._tcp.local.",
+    "_prusalink._tcp.local.",
+    "_ultimaker._tcp.local.",
+];
+
+/// Every service type [`browse`] asks for.
+fn browsed() -> impl Iterator<Item = &'static str> {
+    PRINTER_SERVICES.into_iter().chain(FAB_SERVICES)
+}
+
+/// TXT keys that carry a password (OctoPrint's HTTP basic auth `p`): dropped
+/// from the announcements of these service types.
+const SECRET_TXT: &[(&str, &str)] = &[("_octoprint._tcp", "p"), ("_http._tcp", "p")];
+
+/// What an announced service is read over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceKind {
+    /// IPP: `_ipp._tcp`, or `_ipps._tcp` (`tls`).
+    Ipp {
+        /// `_ipps._tcp`.
+        tls: bool,
+    },
+    /// A 3D printer's API.
+    Fab(FabProtocol),
+    /// Another printing service (`_printer._tcp`, `_pdl-datastream._tcp`),
+    /// or an Ultimaker announcement that is not a printer: SNMP reads the
+    /// device, if anything does.
+    Other,
+}
 
 /// How long shutting the daemon down may take before we stop waiting.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(2);
@@ -120,6 +175,79 @@ impl Announcement {
     pub fn admin_url(&self) -> Option<String> {
         self.txt_value("adminurl")
     }
+
+    /// What this service is read over.
+    pub fn kind(&self) -> ServiceKind {
+        match self.service.to_ascii_lowercase().as_str() {
+            "_ipp._tcp" => ServiceKind::Ipp { tls: false },
+            "_ipps._tcp" => ServiceKind::Ipp { tls: true },
+            "_octoprint._tcp" => ServiceKind::Fab(FabProtocol::OctoPrint),
+            "_moonraker._tcp" => ServiceKind::Fab(FabProtocol::Moonraker),
+            "_prusalink._tcp" => ServiceKind::Fab(FabProtocol::PrusaLink),
+            "_ultimaker._tcp" => match self.txt_value("type") {
+                Some(t) if !t.eq_ignore_ascii_case("printer") => ServiceKind::Other,
+                _ => ServiceKind::Fab(FabProtocol::Ultimaker),
+            },
+            _ => ServiceKind::Other,
+        }
+    }
+
+    /// The address to reach it at: the first IPv4 address, else the first
+    /// IPv6 address that is not link-local (which would need a zone), else
+    /// the first.
+    pub fn preferred_address(&self) -> Option<IpAddr> {
+        let link_local = |ip: &IpAddr| match ip {
+            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+            IpAddr::V4(_) => false,
+        };
+        self.addresses
+            .iter()
+            .copied()
+            .find(IpAddr::is_ipv4)
+            .or_else(|| self.addresses.iter().copied().find(|a| !link_local(a)))
+            .or_else(|| self.addresses.first().copied())
+    }
+
+    /// The printer URL of an IPP announcement at `ip`:
+    /// `ipp[s]://ip:port/<rp>`, `rp` defaulting to `ipp/print` and the port
+    /// to 631. `None` for other services.
+    pub fn ipp_url(&self, ip: IpAddr) -> Option<String> {
+        let ServiceKind::Ipp { tls } = self.kind() else {
+            return None;
+        };
+        let scheme = if tls { "ipps" } else { "ipp" };
+        let port = if self.port == 0 { 631 } else { self.port };
+        let host = match ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        };
+        let rp = self.txt_value("rp").unwrap_or_else(|| "ipp/print".into());
+        let mut url = url::Url::parse(&format!("{scheme}://{host}:{port}/")).ok()?;
+        // set_path percent-encodes what the untrusted TXT value carries.
+        url.set_path(rp.trim_start_matches('/'));
+        Some(url.to_string())
+    }
+
+    /// The 3D-printer target of a 3D-printer announcement at `ip` (see the
+    /// module's notes for the ports). `None` for other services.
+    pub fn fab_target(&self, ip: IpAddr) -> Option<FabTarget> {
+        let ServiceKind::Fab(protocol) = self.kind() else {
+            return None;
+        };
+        let port = match protocol {
+            // Ultimaker clients ignore the SRV port; the API is on port 80.
+            FabProtocol::Ultimaker => protocol.default_port(),
+            _ if self.port == 0 => protocol.default_port(),
+            _ => self.port,
+        };
+        Some(FabTarget {
+            protocol,
+            host: ip.to_string(),
+            port,
+            serial: None,
+            user: None,
+        })
+    }
 }
 
 /// Why browsing could not run.
@@ -141,7 +269,7 @@ pub enum DnsSdError {
     Daemon(String),
 }
 
-/// Browses [`PRINTER_SERVICES`] on `interfaces` for `window` (or until
+/// Browses [`PRINTER_SERVICES`] and [`FAB_SERVICES`] on `interfaces` for `window` (or until
 /// `cancel` fires) and returns what resolved, sorted by instance and service.
 pub async fn browse(
     interfaces: &[String],
@@ -163,7 +291,7 @@ pub async fn browse(
     )
     .map_err(|e| DnsSdError::Daemon(format!("cannot enable {}: {e}", interfaces.join(", "))))?;
     let mut streams = Vec::new();
-    for service in PRINTER_SERVICES {
+    for service in browsed() {
         let rx = d
             .browse(service)
             .map_err(|e| DnsSdError::Daemon(format!("cannot browse {service}: {e}")))?;
@@ -184,7 +312,7 @@ pub async fn browse(
             },
         }
     }
-    for service in PRINTER_SERVICES {
+    for service in browsed() {
         let _ = d.stop_browse(service);
     }
     drop(events);
@@ -343,13 +471,19 @@ fn announcement(
     host: &str,
     mut addresses: Vec<IpAddr>,
     port: u16,
-    txt: BTreeMap<String, String>,
+    mut txt: BTreeMap<String, String>,
 ) -> Announcement {
     addresses.sort();
     addresses.dedup();
+    let service = service_name(ty_domain);
+    txt.retain(|k, _| {
+        !SECRET_TXT
+            .iter()
+            .any(|(s, key)| service.eq_ignore_ascii_case(s) && k.eq_ignore_ascii_case(key))
+    });
     Announcement {
         instance: instance_name(fullname, ty_domain),
-        service: service_name(ty_domain),
+        service,
         host: clean(host.trim_end_matches('.')),
         addresses,
         port,
@@ -556,6 +690,111 @@ mod tests {
         let windows = check_interfaces(&["Ethernet 2".to_string()], &known).expect("friendly");
         assert_eq!(windows[0].index, 7);
         assert_eq!(windows[0].kinds().len(), 4);
+    }
+
+    fn service(service: &str, port: u16, pairs: &[(&str, &str)]) -> Announcement {
+        announcement(
+            &format!("Some Printer.{service}.local."),
+            &format!("{service}.local."),
+            "host.local.",
+            vec![
+                "fe80::1".parse().expect("ip"),
+                "2001:db8::5".parse().expect("ip"),
+                "192.0.2.9".parse().expect("ip"),
+            ],
+            port,
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn an_ipp_announcement_is_read_at_its_rp_path_and_port() {
+        let ip: IpAddr = "192.0.2.9".parse().expect("ip");
+        let a = service("_ipp._tcp", 8631, &[("rp", "printers/Office Laser")]);
+        assert_eq!(a.kind(), ServiceKind::Ipp { tls: false });
+        assert_eq!(
+            a.ipp_url(ip).as_deref(),
+            Some("ipp://192.0.2.9:8631/printers/Office%20Laser")
+        );
+        let bare = service("_ipps._tcp", 0, &[]);
+        assert_eq!(bare.kind(), ServiceKind::Ipp { tls: true });
+        assert_eq!(
+            bare.ipp_url(ip).as_deref(),
+            Some("ipps://192.0.2.9:631/ipp/print"),
+            "rp defaults to ipp/print, the port to 631"
+        );
+        let v6 = bare
+            .ipp_url("2001:db8::5".parse().expect("ip"))
+            .expect("a url");
+        assert_eq!(v6, "ipps://[2001:db8::5]:631/ipp/print");
+        assert_eq!(service("_pdl-datastream._tcp", 9100, &[]).ipp_url(ip), None);
+    }
+
+    #[test]
+    fn the_preferred_address_is_ipv4_then_a_routable_ipv6() {
+        let mut a = service("_ipp._tcp", 631, &[]);
+        assert_eq!(
+            a.preferred_address(),
+            Some("192.0.2.9".parse().expect("ip"))
+        );
+        a.addresses.retain(IpAddr::is_ipv6);
+        assert_eq!(
+            a.preferred_address(),
+            Some("2001:db8::5".parse().expect("ip")),
+            "not the link-local one"
+        );
+        a.addresses.clear();
+        assert_eq!(a.preferred_address(), None);
+    }
+
+    #[test]
+    fn three_d_printer_announcements_become_their_protocols_urls() {
+        let ip: IpAddr = "192.0.2.9".parse().expect("ip");
+        let url = |a: &Announcement| a.fab_target(ip).map(|t| t.url());
+        let moon = service(
+            "_moonraker._tcp",
+            7125,
+            &[("uuid", "abc"), ("version", "v0.9")],
+        );
+        assert_eq!(moon.kind(), ServiceKind::Fab(FabProtocol::Moonraker));
+        assert_eq!(url(&moon).as_deref(), Some("moonraker://192.0.2.9:7125"));
+        let octo = service("_octoprint._tcp", 80, &[("path", "/"), ("api", "0.1")]);
+        assert_eq!(url(&octo).as_deref(), Some("octoprint://192.0.2.9:80"));
+        let prusa = service("_prusalink._tcp", 0, &[("path", "/")]);
+        assert_eq!(url(&prusa).as_deref(), Some("prusalink://192.0.2.9:80"));
+        let um = service("_ultimaker._tcp", 1234, &[("type", "printer")]);
+        assert_eq!(
+            url(&um).as_deref(),
+            Some("ultimaker://192.0.2.9:80"),
+            "Ultimaker's API is on port 80 whatever the SRV record says"
+        );
+        let cluster = service("_ultimaker._tcp", 80, &[("type", "cluster-thing")]);
+        assert_eq!(cluster.kind(), ServiceKind::Other);
+        assert_eq!(url(&cluster), None);
+        assert_eq!(url(&service("_ipp._tcp", 631, &[])), None);
+    }
+
+    #[test]
+    fn a_password_in_an_octoprint_announcement_is_dropped_on_arrival() {
+        let a = service(
+            "_octoprint._tcp",
+            5000,
+            &[("u", "maker"), ("P", "SENTINEL-PASSWORD-42"), ("path", "/")],
+        );
+        assert_eq!(a.txt_value("u").as_deref(), Some("maker"));
+        assert_eq!(a.txt_value("p"), None);
+        assert!(!format!("{a:?}").contains("SENTINEL-PASSWORD-42"));
+        assert!(
+            !serde_json::to_string(&a)
+                .expect("json")
+                .contains("SENTINEL-PASSWORD-42")
+        );
+        // Other services keep their keys (no printer TXT key is a secret).
+        let ipp = service("_ipp._tcp", 631, &[("p", "x")]);
+        assert_eq!(ipp.txt_value("p").as_deref(), Some("x"));
     }
 
     #[tokio::test]

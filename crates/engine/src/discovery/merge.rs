@@ -3,13 +3,18 @@
 //! print queue are merged into one [`Found`] each.
 //!
 //! Rule (field notes §7): two sightings are the same device when they share
-//! vendor + serial, else when they share a MAC address; an announcement or a
-//! queue joins the SNMP responder at the same address. Nothing else merges:
-//! two devices that happen to share a model are two devices.
+//! vendor + serial, else when they share a MAC address (or an announced
+//! UUID); an announcement or a queue joins the SNMP responder at the same
+//! address. Nothing else merges: two devices that happen to share a model are
+//! two devices. A 3D printer announced over DNS-SD is a sighting of its own,
+//! keyed by its URL (`moonraker://10.0.0.9:7125`): one host may run several
+//! (one OctoPrint per port) beside an SNMP agent of its own.
 //!
 //! Invariants: the result does not depend on the order sightings arrived in
 //! (sorted by address); every address and method of the merged sightings is
-//! kept; the primary reading is the one from the lowest address that read.
+//! kept; the primary reading is an SNMP one when there is one (SNMP has the
+//! most counters), else an IPP or 3D-printer one, each time from the lowest
+//! address that read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -33,8 +38,14 @@ pub struct Sighting {
     pub credential: Option<String>,
     /// The SNMP reading, when one was made.
     pub reading: Option<Reading>,
-    /// Why SNMP gave nothing, when it was tried and failed after an answer.
+    /// Why nothing could be read, when a read was tried and failed (SNMP
+    /// after an answer; IPP or a 3D printer's API, with its URL in words).
     pub error: Option<String>,
+    /// The URL it is read at when that is not SNMP (`ipp://…/ipp/print`,
+    /// `octoprint://host:5000`).
+    pub url: Option<String>,
+    /// The protocol of [`Sighting::url`] (`ipp`, `ipps`, `moonraker`, …).
+    pub protocol: Option<String>,
     /// DNS-SD announcements at this address.
     pub services: Vec<Announcement>,
     /// Local print queues pointing at this address.
@@ -64,6 +75,13 @@ pub struct Found {
     pub queues: Vec<LocalQueue>,
     /// Why it could not be read, if it answered but a read failed.
     pub error: Option<String>,
+    /// How it is read: `snmp`, `ipp`, `ipps`, or a 3D printer's protocol
+    /// (`octoprint`, `moonraker`, `prusalink`, `ultimaker`); `None` when
+    /// nothing PrintScout reads answered.
+    pub protocol: Option<String>,
+    /// Its URL when it is read by URL (IPP and 3D printers), also when the
+    /// read failed; `None` for SNMP.
+    pub url: Option<String>,
     /// The full reading from the primary address.
     pub reading: Option<Reading>,
 }
@@ -146,6 +164,9 @@ fn combine(group: Vec<Sighting>) -> Found {
     let mut queues = Vec::new();
     let mut primary: Option<&Sighting> = None;
     let mut error = None;
+    // SNMP first: it has the most counters; then IPP and 3D readings.
+    let snmp_read = |s: &Sighting| s.reading.as_ref().is_some_and(|r| r.protocol.is_none());
+    let primary_snmp = group.iter().find(|s| snmp_read(s));
     for s in &group {
         if !addresses.contains(&s.address) {
             addresses.push(s.address.clone());
@@ -160,8 +181,21 @@ fn combine(group: Vec<Sighting>) -> Found {
             error.clone_from(&s.error);
         }
     }
+    let primary = primary_snmp.or(primary);
     let first = primary.or(group.first());
     let address = first.map(|s| s.address.clone()).unwrap_or_default();
+    let by_url = primary
+        .filter(|s| s.url.is_some())
+        .or_else(|| group.iter().find(|s| s.url.is_some()));
+    let protocol = match (&reading_protocol(primary), by_url) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(s)) if primary.is_none() => s.protocol.clone(),
+        (None, _) => None,
+    };
+    let url = match &protocol {
+        Some(p) if p != "snmp" => by_url.and_then(|s| s.url.clone()),
+        _ => None,
+    };
     let reading = primary.and_then(|s| s.reading.clone());
     let credential = first.and_then(|s| s.credential.clone());
     let (is_printer, device_kind, identity) = match &reading {
@@ -179,8 +213,17 @@ fn combine(group: Vec<Sighting>) -> Found {
         services,
         queues,
         error: if reading.is_some() { None } else { error },
+        protocol,
+        url,
         reading,
     }
+}
+
+/// The protocol the primary sighting was read over (`snmp` when its
+/// reading names none).
+fn reading_protocol(primary: Option<&Sighting>) -> Option<String> {
+    let r = primary?.reading.as_ref()?;
+    Some(r.protocol.clone().unwrap_or_else(|| "snmp".into()))
 }
 
 /// A device known only from announcements or print queues: a printer (it
@@ -213,11 +256,15 @@ fn identity_without_snmp(
         }
     }
     let known = !services.is_empty() || !queues.is_empty();
-    (
-        known,
-        if known { "printer" } else { "unknown" }.to_string(),
-        id,
-    )
+    let fab = services
+        .iter()
+        .any(|a| matches!(a.kind(), super::dnssd::ServiceKind::Fab(_)));
+    let kind = match (known, fab) {
+        (true, true) => "3d_printer",
+        (true, false) => "printer",
+        (false, _) => "unknown",
+    };
+    (known, kind.to_string(), id)
 }
 
 #[cfg(test)]
@@ -293,5 +340,91 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].found_by, vec![FoundBy::Sweep, FoundBy::DnsSd]);
         assert_eq!(out[0].credential.as_deref(), Some("public"));
+    }
+
+    fn announced(service: &str, port: u16) -> Announcement {
+        Announcement {
+            instance: "Lab printer".into(),
+            service: service.into(),
+            host: "lab.local".into(),
+            addresses: vec!["10.0.0.9".parse().expect("ip")],
+            port,
+            txt: Default::default(),
+        }
+    }
+
+    #[test]
+    fn an_snmp_reading_stays_primary_over_an_ipp_reading_of_the_same_printer() {
+        let mut ipp = seen("10.0.0.4", FoundBy::DnsSd, Some("ZZ1"), None);
+        if let Some(r) = ipp.reading.as_mut() {
+            r.protocol = Some("ipp".into());
+            r.target = "ipp://10.0.0.4:631/ipp/print".into();
+        }
+        ipp.url = Some("ipp://10.0.0.4:631/ipp/print".into());
+        ipp.protocol = Some("ipp".into());
+        ipp.credential = None;
+        let out = merge(vec![
+            ipp,
+            seen("10.0.0.7", FoundBy::Sweep, Some("ZZ1"), None),
+        ]);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].address, "10.0.0.7");
+        assert_eq!(out[0].protocol.as_deref(), Some("snmp"));
+        assert_eq!(out[0].url, None);
+        assert_eq!(out[0].credential.as_deref(), Some("public"));
+        assert_eq!(out[0].addresses, vec!["10.0.0.4", "10.0.0.7"]);
+    }
+
+    #[test]
+    fn an_ipp_only_printer_is_found_with_its_url_and_protocol() {
+        let mut ipp = seen("10.0.0.4", FoundBy::DnsSd, Some("ZZ1"), None);
+        if let Some(r) = ipp.reading.as_mut() {
+            r.protocol = Some("ipp".into());
+        }
+        ipp.url = Some("ipp://10.0.0.4:631/ipp/print".into());
+        ipp.protocol = Some("ipp".into());
+        ipp.credential = None;
+        let out = merge(vec![ipp]);
+        assert_eq!(out[0].address, "10.0.0.4");
+        assert_eq!(out[0].protocol.as_deref(), Some("ipp"));
+        assert_eq!(out[0].url.as_deref(), Some("ipp://10.0.0.4:631/ipp/print"));
+        assert_eq!(out[0].credential, None);
+    }
+
+    #[test]
+    fn an_unread_3d_printer_keeps_its_url_and_the_error_in_words() {
+        let url = "moonraker://10.0.0.9:7125";
+        let fab = Sighting {
+            address: url.into(),
+            found_by: [FoundBy::DnsSd].into(),
+            url: Some(url.into()),
+            protocol: Some("moonraker".into()),
+            error: Some(format!("{url}: connection refused")),
+            services: vec![announced("_moonraker._tcp", 7125)],
+            ..Sighting::default()
+        };
+        // An SNMP agent on the same host (the Raspberry Pi) is another device.
+        let mut pi = seen("10.0.0.9", FoundBy::Sweep, None, None);
+        if let Some(r) = pi.reading.as_mut() {
+            r.is_printer = false;
+            r.device_kind = "not_a_printer".into();
+        }
+        let out = merge(vec![fab, pi]);
+        assert_eq!(out.len(), 2, "{out:?}");
+        let f = out
+            .iter()
+            .find(|f| f.address == url)
+            .expect("the 3D printer");
+        assert!(f.is_printer);
+        assert_eq!(f.device_kind, "3d_printer");
+        assert_eq!(f.protocol.as_deref(), Some("moonraker"));
+        assert_eq!(f.url.as_deref(), Some(url));
+        assert!(
+            f.error
+                .as_deref()
+                .is_some_and(|e| e.contains("connection refused")),
+            "{f:?}"
+        );
+        assert_eq!(f.found_by, vec![FoundBy::DnsSd]);
     }
 }

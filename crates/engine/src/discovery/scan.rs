@@ -3,10 +3,20 @@
 //! is read (once) as soon as it is known, with the credential that answered;
 //! at the end the sightings are merged into devices.
 //!
+//! Printers SNMP does not reach, found by DNS-SD, are read once the SNMP
+//! work is done: an address announcing `_ipp._tcp`/`_ipps._tcp` that SNMP
+//! gave no reading for is read over IPP at its announced URL (one that SNMP
+//! read stays an SNMP device); a 3D printer's announcement is a device of its
+//! own at its URL, read with `read_fab` when its protocol needs no key
+//! (Moonraker, Ultimaker) or when [`ScanRequest::secrets`] holds its key
+//! (`printer-key:<url>`). Without the key (OctoPrint, PrusaLink) nothing is
+//! sent to it: it is listed with the error and a note saying how to give the
+//! key (`printscout secret set printer-key:octoprint://…`).
+//!
 //! Invariants: each address is probed and read at most once per scan
-//! whatever the number of methods that reported it; progress events describe
-//! only work done; cancelling returns everything read so far (reads in flight
-//! are abandoned, not half-reported).
+//! whatever the number of methods that reported it, and each announced URL
+//! at most once; progress events describe only work done; cancelling returns
+//! everything read so far (reads in flight are abandoned, not half-reported).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -21,14 +31,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::FoundBy;
 use super::broadcast;
-use super::dnssd::{self, Announcement};
+use super::dnssd::{self, Announcement, ServiceKind};
 use super::interfaces::LocalInterface;
 use super::merge::{Found, Sighting, merge};
 use super::rtt::RttEstimator;
 use super::spooler::{self, LocalQueue};
 use super::sweep::{self, Outcome, SweepSettings};
 use super::targets::AddressSet;
+use crate::printer::fab::{FabOptions, FabTarget, read_fab};
+use crate::printer::ipp::{IppOptions, read_ipp};
 use crate::printer::read_device;
+use crate::secrets::{SecretStore, printer_key_name_of};
 use crate::snmp::transport::SnmpTransport;
 use crate::snmp::{Credential, SnmpOptions};
 
@@ -59,6 +72,11 @@ pub struct ScanRequest {
     pub dns_sd_window: Duration,
     /// Options for reading the devices that answered.
     pub read_options: SnmpOptions,
+    /// Time for one IPP or 3D-printer read of an announced printer.
+    pub service_timeout: Duration,
+    /// Where 3D printers' keys are kept (`printer-key:<url>`); `None`: the
+    /// printers that need one are listed, not read.
+    pub secrets: Option<Arc<dyn SecretStore>>,
 }
 
 impl Default for ScanRequest {
@@ -76,6 +94,8 @@ impl Default for ScanRequest {
             broadcast_window: Duration::from_secs(1),
             dns_sd_window: Duration::from_secs(2),
             read_options: SnmpOptions::default(),
+            service_timeout: Duration::from_secs(3),
+            secrets: None,
         }
     }
 }
@@ -104,8 +124,8 @@ pub enum ScanEvent {
     },
     /// A device was read.
     Read {
-        /// Where.
-        address: IpAddr,
+        /// Where: the address, or a 3D printer's URL.
+        address: String,
         /// Printer or not.
         is_printer: bool,
         /// Model, if known.
@@ -168,6 +188,8 @@ struct Shared {
     notes: Vec<String>,
     /// Non-network queues (USB and the like).
     unaddressed: Vec<Sighting>,
+    /// Announced 3D printers, by URL.
+    fab: BTreeMap<String, Sighting>,
 }
 
 /// What the reader is asked to do with an address.
@@ -348,8 +370,11 @@ pub async fn scan(
             }
             match dnssd::browse(&req.dns_sd_on, req.dns_sd_window, cancel).await {
                 Ok(found) => {
-                    for a in found {
-                        attach_announcement(shared, note_seen, &tx, a);
+                    for a in without_prusalink_shadows(found) {
+                        match a.kind() {
+                            ServiceKind::Fab(_) => attach_fab(shared, a),
+                            _ => attach_announcement(shared, note_seen, &tx, a),
+                        }
                     }
                 }
                 Err(e) => note(shared, &events, format!("DNS-SD browsing failed: {e}")),
@@ -390,6 +415,9 @@ pub async fn scan(
         spooler_phase,
         reader
     );
+    if !cancel.is_cancelled() {
+        read_announced(req, &shared, &events, cancel).await;
+    }
 
     let cancelled = cancel.is_cancelled();
     let sh = shared.into_inner().unwrap_or_default();
@@ -400,6 +428,7 @@ pub async fn scan(
         .count() as u64;
     let mut sightings: Vec<Sighting> = sh.sightings.into_values().collect();
     sightings.extend(sh.unaddressed);
+    sightings.extend(sh.fab.into_values());
     // Addresses that never answered anything and were seen by no other means
     // are not devices.
     sightings.retain(|s| {
@@ -491,12 +520,7 @@ where
     F: Fn(IpAddr, FoundBy, Option<usize>, &Tx),
 {
     // Prefer an IPv4 address: that is where SNMP usually answers.
-    let ip = a
-        .addresses
-        .iter()
-        .copied()
-        .find(IpAddr::is_ipv4)
-        .or_else(|| a.addresses.first().copied());
+    let ip = a.preferred_address();
     let name = format!("{}.{}", a.instance, a.service);
     attach(
         shared,
@@ -540,6 +564,233 @@ where
     );
 }
 
+/// PrusaLink on a Raspberry Pi announces `_octoprint._tcp` too (for older
+/// slicers) at the same host and port: that one is PrusaLink, not a second
+/// printer.
+fn without_prusalink_shadows(found: Vec<Announcement>) -> Vec<Announcement> {
+    let prusalink: BTreeSet<(Option<IpAddr>, u16)> = found
+        .iter()
+        .filter(|a| a.kind() == ServiceKind::Fab(crate::printer::fab::FabProtocol::PrusaLink))
+        .map(|a| (a.preferred_address(), a.port))
+        .collect();
+    found
+        .into_iter()
+        .filter(|a| {
+            a.kind() != ServiceKind::Fab(crate::printer::fab::FabProtocol::OctoPrint)
+                || !prusalink.contains(&(a.preferred_address(), a.port))
+        })
+        .collect()
+}
+
+/// A 3D printer's announcement: a sighting of its own, keyed by its URL.
+fn attach_fab(shared: &Mutex<Shared>, a: Announcement) {
+    let Ok(mut sh) = shared.lock() else { return };
+    let target = a.preferred_address().and_then(|ip| a.fab_target(ip));
+    let (key, url, protocol, error) = match &target {
+        Some(t) => (
+            t.url(),
+            Some(t.url()),
+            Some(t.protocol.scheme().to_string()),
+            None,
+        ),
+        None => (
+            format!("{}.{}", a.instance, a.service),
+            None,
+            None,
+            Some("announced without an address to reach it at".to_string()),
+        ),
+    };
+    let s = sh.fab.entry(key.clone()).or_insert_with(|| Sighting {
+        address: key,
+        url,
+        protocol,
+        error,
+        ..Sighting::default()
+    });
+    s.found_by.insert(FoundBy::DnsSd);
+    s.services.push(a);
+}
+
+/// One read of an announced printer.
+enum ServiceRead {
+    /// IPP at an address SNMP gave no reading for.
+    Ipp { address: IpAddr, url: String },
+    /// A 3D printer at its URL (the key, when it needs one, looked up).
+    Fab { target: FabTarget },
+}
+
+/// Reads the printers DNS-SD announced that SNMP did not read (see the
+/// module's notes), a bounded number at a time, until done or cancelled.
+async fn read_announced(
+    req: &ScanRequest,
+    shared: &Mutex<Shared>,
+    events: &EventSink,
+    cancel: &CancellationToken,
+) {
+    const READS_AT_ONCE: usize = 16;
+    let mut jobs = Vec::new();
+    if let Ok(mut sh) = shared.lock() {
+        for (ip, s) in sh.sightings.iter_mut() {
+            if s.reading.is_some() {
+                continue;
+            }
+            // Plain IPP first: an ipps certificate is rarely one we can verify.
+            let mut ipp: Vec<&Announcement> = s
+                .services
+                .iter()
+                .filter(|a| matches!(a.kind(), ServiceKind::Ipp { .. }))
+                .collect();
+            ipp.sort_by_key(|a| a.kind() == ServiceKind::Ipp { tls: true });
+            if let Some(url) = ipp.first().and_then(|a| a.ipp_url(*ip)) {
+                s.protocol = Some(url.split(':').next().unwrap_or("ipp").to_string());
+                s.url = Some(url.clone());
+                jobs.push(ServiceRead::Ipp { address: *ip, url });
+            }
+        }
+        for s in sh.fab.values() {
+            if let Some(target) = s.url.as_deref().and_then(|u| FabTarget::parse(u).ok()) {
+                jobs.push(ServiceRead::Fab { target });
+            }
+        }
+    }
+    let reads = futures::stream::iter(jobs.into_iter().map(|job| read_service(req, job)))
+        .buffer_unordered(READS_AT_ONCE);
+    tokio::pin!(reads);
+    loop {
+        let done = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            done = reads.next() => done,
+        };
+        let Some((key, result)) = done else { return };
+        let mut event = None;
+        let mut note_text = None;
+        if let Ok(mut sh) = shared.lock() {
+            let sighting = match &key {
+                ServiceKey::Address(ip) => sh.sightings.get_mut(ip),
+                ServiceKey::Url(url) => sh.fab.get_mut(url),
+            };
+            let Some(s) = sighting else { continue };
+            match result {
+                Ok(reading) => {
+                    event = Some(ScanEvent::Read {
+                        address: s.address.clone(),
+                        is_printer: reading.is_printer,
+                        model: reading.identity.model.clone(),
+                    });
+                    s.reading = Some(*reading);
+                    s.error = None;
+                    sh.printers += 1;
+                }
+                Err(ServiceError::NeedsKey { message, hint }) => {
+                    s.error = Some(format!("{message}: {hint}"));
+                    note_text = Some(format!("{message}: {hint}"));
+                }
+                Err(ServiceError::Failed(e)) => {
+                    s.error = Some(match s.error.take() {
+                        Some(snmp) => format!("{snmp}; over IPP: {e}"),
+                        None => e,
+                    });
+                }
+            }
+        }
+        if let Some(text) = note_text {
+            note(shared, events, text);
+        }
+        if let Some(e) = event {
+            events(e);
+        }
+    }
+}
+
+/// Which sighting a read belongs to.
+enum ServiceKey {
+    Address(IpAddr),
+    Url(String),
+}
+
+/// Why an announced printer was not read.
+enum ServiceError {
+    /// It needs a key and none is kept (nothing was sent to it).
+    NeedsKey {
+        /// What is missing, in words.
+        message: String,
+        /// How to give it.
+        hint: String,
+    },
+    /// The read failed (the error in words, with the URL).
+    Failed(String),
+}
+
+async fn read_service(
+    req: &ScanRequest,
+    job: ServiceRead,
+) -> (
+    ServiceKey,
+    Result<Box<crate::printer::Reading>, ServiceError>,
+) {
+    match job {
+        ServiceRead::Ipp { address, url } => {
+            let options = IppOptions {
+                timeout: req.service_timeout,
+                ..IppOptions::default()
+            };
+            let result = read_ipp(&url, &options)
+                .await
+                .map(Box::new)
+                .map_err(|e| ServiceError::Failed(e.to_string()));
+            (ServiceKey::Address(address), result)
+        }
+        ServiceRead::Fab { target } => {
+            let url = target.url();
+            let key = if target.protocol.needs_secret() {
+                match printer_key(req.secrets.clone(), &target).await {
+                    Some(k) => Some(k),
+                    None => {
+                        let name = printer_key_name_of(&target);
+                        return (
+                            ServiceKey::Url(url.clone()),
+                            Err(ServiceError::NeedsKey {
+                                message: format!(
+                                    "{url} needs its {} to be read",
+                                    target.protocol.secret_name()
+                                ),
+                                hint: format!("printscout secret set {name}"),
+                            }),
+                        );
+                    }
+                }
+            } else {
+                None
+            };
+            let options = FabOptions {
+                timeout: req.service_timeout,
+                key,
+                ..FabOptions::default()
+            };
+            let result = read_fab(&target, &options)
+                .await
+                .map(Box::new)
+                .map_err(|e| ServiceError::Failed(e.to_string()));
+            (ServiceKey::Url(url), result)
+        }
+    }
+}
+
+/// The key kept for `target`, if any (a store that cannot be read counts as
+/// none; the store may block, so it is asked off the async threads).
+async fn printer_key(
+    secrets: Option<Arc<dyn SecretStore>>,
+    target: &FabTarget,
+) -> Option<crate::secret::Secret> {
+    let store = secrets?;
+    let name = printer_key_name_of(target);
+    tokio::task::spawn_blocking(move || store.get(&name).ok().flatten())
+        .await
+        .ok()
+        .flatten()
+}
+
 /// Probes (when needed) and reads each queued address, a bounded number at a time.
 async fn read_jobs(
     transport: &SnmpTransport,
@@ -572,7 +823,7 @@ async fn read_jobs(
                     ReadResult::Read(credential, reading) => {
                         s.credential = Some(credential);
                         event = Some(ScanEvent::Read {
-                            address,
+                            address: address.to_string(),
                             is_printer: reading.is_printer,
                             model: reading.identity.model.clone(),
                         });
