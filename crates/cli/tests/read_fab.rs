@@ -545,7 +545,7 @@ fn a_bad_address_or_option_is_bad_usage_and_never_echoes_a_key() {
     }
     let o = printscout(dir.path(), &["read", "127.0.0.1:9", "--history"], &[], None);
     assert_eq!(o.status.code(), Some(2), "{}", shown(&o));
-    assert!(shown(&o).contains("3D printer"), "{}", shown(&o));
+    assert!(shown(&o).contains("job history"), "{}", shown(&o));
 
     let not_pem = dir.path().join("ca.pem");
     std::fs::write(&not_pem, "not a certificate").expect("write");
