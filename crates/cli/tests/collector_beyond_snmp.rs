@@ -338,3 +338,62 @@ fn a_self_signed_ipps_printer_added_with_its_certificate_is_trusted_by_the_servi
     assert!(service.stop().success());
     assert_eq!(devices(data.path())[0]["protocol"], "ipps");
 }
+
+#[test]
+fn a_3d_printer_that_rejects_its_key_is_rejected_in_words_and_never_offline() {
+    use printscout_testkit::fab_fixture::{Access, FabFixture};
+    let digest = |password: &str| Access::Digest {
+        user: "maker".into(),
+        password: password.into(),
+        qop: true,
+    };
+    let f = FabFixture::start(digest("right-pass-1"));
+    f.set_json(
+        "/api/v1/info",
+        200,
+        &serde_json::json!({"serial": "10589-000000001"}),
+    );
+    f.set_json(
+        "/api/version",
+        200,
+        &serde_json::json!({"api": "2.0.0", "server": "2.1.2"}),
+    );
+    prusa_state(&f, "IDLE", None);
+    let data = data_dir();
+    let url = format!("prusalink://127.0.0.1:{}", f.port());
+    let out = Command::new(env!("CARGO_BIN_EXE_printscout"))
+        .args(["devices", "add", &url, "--key-env", "PRUSA_PASS"])
+        .env("PRINTSCOUT_DATA_DIR", data.path())
+        .env("PRINTSCOUT_CONFIG", data.path().join("config.toml"))
+        .env("PRUSA_PASS", "right-pass-1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run printscout");
+    assert!(out.status.success(), "{}", text(&out));
+    // Someone changes the printer's password: every poll from now on is refused.
+    f.set_access(digest("changed-pass-2"));
+    let service = Service::start(data.path());
+    wait_until("the rejection to be recorded", data.path(), || {
+        devices(data.path())[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("rejected"))
+    });
+    // Well past offline_after (3) polls at 1 s.
+    std::thread::sleep(Duration::from_millis(4500));
+    assert!(service.stop().success());
+    let d = &devices(data.path())[0];
+    assert_eq!(d["offline"], false, "{d}");
+    assert_eq!(d["failures"], 0, "{d}");
+    assert!(
+        d["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("rejected")),
+        "{d}"
+    );
+    let store = printscout_engine::store::Store::open_in(data.path()).expect("open store");
+    let events = store.events_since(0, 100).expect("events");
+    assert!(
+        events.iter().all(|e| e.kind.as_str() != "offline"),
+        "{events:?}"
+    );
+}

@@ -860,7 +860,10 @@ impl Scheduler {
             // Unless the store says otherwise after the poll, the device is as it was.
             let mut entry = Some(before);
             if let Some((address, outcome)) = result {
-                if matches!(outcome, PollOutcome::Failed { .. }) {
+                if matches!(
+                    outcome,
+                    PollOutcome::Failed { .. } | PollOutcome::Refused { .. }
+                ) {
                     shared.failed.fetch_add(1, Ordering::Relaxed);
                 }
                 shared.polls.fetch_add(1, Ordering::Relaxed);

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::discovery::targets::{Consent, resolve};
 use crate::discovery::{EventSink, ScanRequest, scan};
 use crate::printer::fab::{FabOptions, FabTarget, read_fab, read_history};
-use crate::printer::ipp::{IppOptions, read_ipp};
+use crate::printer::ipp::{IppError, IppOptions, read_ipp};
 use crate::printer::model::ReadStats;
 use crate::printer::{ReadError, Reading, read_device, read_status};
 use crate::secrets::{SecretStore, printer_key_name_of};
@@ -164,6 +164,19 @@ impl SnmpPoller {
     async fn poll_other(&self, t: &PollTarget) -> (String, PollOutcome) {
         let address = t.address.clone().unwrap_or_default();
         let failed = |error: String| PollOutcome::Failed { error };
+        // A printer that answered (a wrong key, an untrusted certificate) is
+        // not offline.
+        let fab_failed = |e: crate::printer::fab::FabError| {
+            if e.printer_answered() || matches!(e, crate::printer::fab::FabError::NeedsKey { .. }) {
+                PollOutcome::Refused {
+                    error: e.to_string(),
+                }
+            } else {
+                PollOutcome::Failed {
+                    error: e.to_string(),
+                }
+            }
+        };
         let trust = self
             .trust_dir
             .as_deref()
@@ -188,6 +201,14 @@ impl SnmpPoller {
                     reading: Box::new(reading),
                     credential: None,
                 },
+                Err(
+                    e @ (IppError::NotAuthorized { .. }
+                    | IppError::Tls { .. }
+                    | IppError::BadResponse { .. }
+                    | IppError::Status { .. }),
+                ) => PollOutcome::Refused {
+                    error: e.to_string(),
+                },
                 Err(e) => failed(e.to_string()),
             },
             _ => match FabTarget::parse(&address) {
@@ -205,7 +226,7 @@ impl SnmpPoller {
                         ..FabOptions::default()
                     };
                     match read_fab(&target, &options).await {
-                        Err(e) => failed(e.to_string()),
+                        Err(e) => fab_failed(e),
                         Ok(mut reading) => {
                             if t.kind == PollKind::Meters {
                                 match read_history(&target, &options).await {

@@ -56,6 +56,14 @@ pub enum PollOutcome {
         /// Why, in words (no secrets).
         error: String,
     },
+    /// It answered but refused us or could not be used (a wrong API key or
+    /// access code, an untrusted certificate, an answer this protocol does
+    /// not send): the printer is there, so this never counts toward
+    /// "offline"; the error is kept for the user to fix.
+    Refused {
+        /// Why, in words (no secrets).
+        error: String,
+    },
 }
 
 /// One poll of one address.
@@ -451,11 +459,44 @@ impl Writer<'_> {
     fn apply(&mut self, p: &PollResult, explicit: bool) -> Result<Recorded, StoreError> {
         match &p.outcome {
             PollOutcome::Failed { error } => self.failed(p, error),
+            PollOutcome::Refused { error } => self.refused(p, error),
             PollOutcome::Read {
                 reading,
                 credential,
             } => self.read(p, reading, credential.as_ref(), explicit),
         }
+    }
+
+    /// The device answered but refused (or lacks its key): its error is kept,
+    /// failures toward "offline" are not counted, and an offline device is back.
+    fn refused(&mut self, p: &PollResult, error: &str) -> Result<Recorded, StoreError> {
+        let Some(d) = p.device_id.map(|id| self.device(id)).transpose()?.flatten() else {
+            return Ok(Recorded::default());
+        };
+        if d.removed {
+            return Ok(Recorded {
+                ignored_removed: true,
+                ..Recorded::default()
+            });
+        }
+        self.exec(
+            "UPDATE devices SET failures = 0, offline = 0, last_error = ?2, last_status = ?3
+              WHERE id = ?1",
+            params![d.id, error, self.at],
+        )?;
+        if d.offline {
+            self.event(
+                Some(d.id),
+                EventKind::Back,
+                Severity::Info,
+                format!("{} answers again, but: {error}", d.display_name()),
+                json!({ "address": p.address }),
+            );
+        }
+        Ok(Recorded {
+            device_id: Some(d.id),
+            ..Recorded::default()
+        })
     }
 
     fn failed(&mut self, p: &PollResult, error: &str) -> Result<Recorded, StoreError> {
