@@ -105,9 +105,11 @@ function cleanEnv(extra = {}) {
  * and the HTTPS upload receiver) and resolves with its manifest plus `command(line)`
  * and `stop()`.
  */
-export async function startLab({ base = '127.0.93.0', community = 'e2e-lab', recordings } = {}) {
+export async function startLab({ base = '127.0.93.0', community = 'e2e-lab', recordings, fab } = {}) {
   const args = ['--base', base, '--community', community];
   if (recordings) args.push('--recordings', recordings.join(','));
+  // `fab: 'prusalink'`: also a 3D printer (manifest `fab`: url, key, job, serial).
+  if (fab) args.push('--fab', fab);
   const child = track(spawn(join(BIN, 'printscout-e2e-lab'), args, {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: cleanEnv(),
@@ -373,7 +375,9 @@ export async function guardNetwork(page) {
       bad = false;
     }
     if (method === 'POST' && (path === '/printers' || path === '/printers/test')) {
-      bad = !loopbackOnly([String(body?.address ?? '')]);
+      const address = String(body?.address ?? '');
+      // A printer URL (ipp://, prusalink://…) must name a loopback host.
+      bad = address.includes('://') ? !loopbackUrl(address) : !loopbackOnly([address]);
     }
     if (method === 'POST' && path === '/proxy/test' && body?.url) bad = !loopbackUrl(body.url);
     if (method === 'PATCH' && path === '/settings' && body) bad = !loopbackSettings(body);

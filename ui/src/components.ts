@@ -114,3 +114,57 @@ export function facts(rows: Array<[string, Child]>): HTMLElement {
 export function heading(text: string, ...extra: Child[]): HTMLElement {
   return h('div', { class: 'screen-head' }, h('h1', { tabindex: '-1' }, text), ...extra);
 }
+
+// ---- 3D printers ---------------------------------------------------------
+
+const FAB_WORDS: Record<string, string> = {
+  idle: 'Idle', printing: 'Printing', paused: 'Paused', finished: 'Finished',
+  error: 'Error', offline: 'Offline', maintenance: 'Maintenance',
+};
+const FAB_TONES: Record<string, string> = {
+  idle: 'idle', printing: 'printing', paused: 'warning', finished: 'ok',
+  error: 'error', offline: 'offline', maintenance: 'warning',
+};
+
+/** A 3D printer's state in words ("Printing"); a word the UI does not know is shown as it is. */
+export function fabWord(state: string): string {
+  return FAB_WORDS[state.toLowerCase()] ?? state;
+}
+
+/** The state as a badge, coloured by what it means. */
+export function fabBadge(state: string): HTMLElement {
+  const tone = FAB_TONES[state.toLowerCase()] ?? 'unknown';
+  return h('span', { class: `badge fab-${tone}` }, fabWord(state));
+}
+
+/** A job's progress: a real `<progress>` labelled with the percent in text. */
+export function progressBar(percent: number | null | undefined, label: string, compact = false): HTMLElement {
+  if (typeof percent !== 'number' || !Number.isFinite(percent)) {
+    return h('span', { class: 'muted' }, 'progress not reported');
+  }
+  const p = Math.max(0, Math.min(100, percent));
+  const text = `${p < 10 && p % 1 ? p.toFixed(1) : Math.round(p)}%`;
+  return h('div', { class: `job-progress${compact ? ' compact' : ''}` },
+    h('progress', { max: 100, value: p, 'aria-label': label, title: `${label}: ${text}` }),
+    h('span', { class: 'progress-text' }, text));
+}
+
+/** Seconds as "1 h 02 min", "14 min", "40 s". */
+export function duration(total: number | null | undefined): string {
+  if (typeof total !== 'number' || !Number.isFinite(total) || total < 0) return '—';
+  const s = Math.round(total);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const hrs = Math.floor(m / 60);
+  if (hrs < 48) return `${hrs} h ${String(m % 60).padStart(2, '0')} min`;
+  return `${Math.floor(hrs / 24)} days ${hrs % 24} h`;
+}
+
+/** "61.2 °C (target 60 °C)", "21 °C (off)". */
+export function temperatureWords(actual: number | null | undefined, target: number | null | undefined): string {
+  const t = (v: number) => `${Number.isInteger(v) ? v : v.toFixed(1)} °C`;
+  const now = typeof actual === 'number' ? t(actual) : 'unknown';
+  if (typeof target !== 'number') return now;
+  return target === 0 ? `${now} (off)` : `${now} (target ${t(target)})`;
+}

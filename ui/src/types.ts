@@ -31,7 +31,43 @@ export interface PrinterSummary {
   total_pages?: number | null;
   supplies: SupplyBar[];
   open_alerts: number;
+  /** `snmp`, `ipp`, `ipps`, or a 3D printer's protocol (`octoprint`, `prusalink`…). */
+  protocol?: string;
+  /** A 3D printer's state at its latest read. */
+  fab?: FabView | null;
 }
+
+/** A 3D printer's state: one vocabulary plus the printer's own words. */
+export interface FabView {
+  state: string;
+  state_text?: string | null;
+  job?: FabJob | null;
+  temperatures: Temperature[];
+  errors: string[];
+}
+export interface FabJob {
+  id?: string | null;
+  name?: string | null;
+  progress_percent?: number | null;
+  elapsed_s?: number | null;
+  remaining_s?: number | null;
+  started_at?: string | null;
+  material?: string | null;
+}
+export interface Temperature { name: string; actual?: number | null; target?: number | null }
+
+export interface JobItem {
+  key: string;
+  name?: string | null;
+  started_at?: string | null;
+  ended_at?: string | null;
+  duration_s?: number | null;
+  result?: string | null;
+  material?: string | null;
+  synthesised: boolean;
+  running: boolean;
+}
+export interface PrinterJobs { id: number; jobs: JobItem[] }
 
 export interface Alert { message: string; severity: string; since?: string | null }
 
@@ -57,6 +93,8 @@ export interface PrinterDetail {
   alerts: Alert[];
   events: EventItem[];
   addresses: AddressSpan[];
+  /** A 3D printer: whether its key is kept (never the key). */
+  key_set?: boolean | null;
 }
 
 export interface CounterPoint { at?: string | null; counters: Record<string, number>; regressed: string[] }
@@ -82,6 +120,13 @@ export interface Reading {
   }>;
   status?: { overall?: string; errors?: string[]; device?: string; printer?: string };
   notes?: string[];
+  protocol?: string | null;
+  /** A 3D printer's state (raw: `job.started_at` is in Unix seconds). */
+  fab?: {
+    state: string; state_text?: string | null; errors?: string[];
+    job?: { name?: string | null; progress_percent?: number | null; elapsed_s?: number | null; remaining_s?: number | null; material?: string | null } | null;
+    temperatures?: Temperature[];
+  } | null;
 }
 
 export interface TestResult {

@@ -438,6 +438,7 @@ async fn every_get(api: &Api, printer: i64, scan: i64) -> Vec<String> {
                 "to" => to.clone(),
                 "after" => "0".to_owned(),
                 "limit" => "10".to_owned(),
+                "part" => "meters".to_owned(),
                 other => panic!("no test value for the query parameter {other} of {path}"),
             };
             let pair = format!("{name}={value}");

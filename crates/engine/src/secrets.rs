@@ -916,4 +916,3 @@ mod tests {
         assert!(!format!("{err} {err:?}").contains("SENTINEL"));
     }
 }
-

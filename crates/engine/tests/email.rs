@@ -126,7 +126,11 @@ fn record(store: &mut Store, address: &str, at: i64, r: Reading) {
                 at,
                 outcome: PollOutcome::Read {
                     reading: Box::new(r),
-                    credential: Some(Credential::community("office", Version::V2c, "office-secret")),
+                    credential: Some(Credential::community(
+                        "office",
+                        Version::V2c,
+                        "office-secret",
+                    )),
                 },
             },
             &Rules::default(),

@@ -95,7 +95,14 @@ fn status_poll(device: Option<i64>, at: i64, r: Reading) -> PollResult {
 }
 
 /// `(key, name, started_at, ended_at, result, synthesised)` of a stored job.
-type JobRow = (String, Option<String>, Option<i64>, Option<i64>, String, i64);
+type JobRow = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    String,
+    i64,
+);
 
 fn jobs(s: &Store) -> Vec<JobRow> {
     let mut st = s

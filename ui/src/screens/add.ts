@@ -1,13 +1,15 @@
-// Add a printer: address or host name, the credential (a community, SNMPv3
-// fields, or a saved profile), "Test" (POST /printers/test: the reading or
-// the error in words) and "Save" (POST /printers, then its page).
+// Add a printer: first its kind — an office printer over SNMP (address or
+// host name and the credential: a community, SNMPv3 fields, or a saved
+// profile), an IPP printer by its URL, or a 3D printer by its URL with a
+// write-only key — then "Test" (POST /printers/test: the reading or the error
+// in words) and "Save" (POST /printers, then its page).
 //
-// Invariant: community and passphrase inputs are type=password, never
+// Invariant: community, passphrase and key inputs are type=password, never
 // filled from anything the API returned, and cleared once the printer is
-// saved.
+// saved; the key is sent only for a 3D printer.
 
 import { api, ApiError, errorText } from '../api';
-import { heading, notice, supplyBar, waiting } from '../components';
+import { duration, fabBadge, heading, notice, progressBar, supplyBar, temperatureWords, waiting } from '../components';
 import { checkbox, field, fill, h, num, setFieldError } from '../dom';
 import type { Cleanup } from '../main';
 import type { CredentialInput, CredentialView, PrinterDetail, Reading, SettingsView, TestResult } from '../types';
@@ -18,13 +20,44 @@ const ADVICE: Record<string, string> = {
   snmp_error: 'The printer answered with an SNMP error.',
   no_credentials: 'There is no credential to try: type a community or choose a saved profile.',
   name_unresolved: 'That host name could not be looked up: check its spelling or use the IP address.',
+  bad_url: 'Write the printer\'s URL as ipp://host/ipp/print, octoprint://host:5000, moonraker://host, prusalink://host, bambu://SERIAL@host or ultimaker://host.',
+  fab_rejected: 'The printer answered but refused the key: check the API key, access code or password (it is not offline).',
+  fab_needs_key: 'This printer needs its key: type its API key, LAN access code or password in the Key field.',
+  fab_connect_failed: 'Nothing answers at that address and port: check the URL, that the printer is on, and its port (OctoPrint 5000, Moonraker 7125, PrusaLink and Ultimaker 80, Bambu 8883).',
+  fab_timeout: 'The printer did not answer in time: check that it is on and on this network.',
+  fab_tls_failed: 'The printer\'s certificate could not be checked: for a Bambu printer check the serial in the URL.',
+  fab_bad_response: 'Something answered, but not the way this kind of printer does: check the scheme of the URL.',
+  fab_http_status: 'The printer answered with an HTTP error: check the scheme and the port of the URL.',
+  ipp_connect_failed: 'Nothing answers at that address and port: check the URL and that IPP is on (port 631).',
+  ipp_timeout: 'The printer did not answer in time.',
+  ipp_not_authorized: 'The printer wants a user name and password for IPP: PrintScout reads it without; allow anonymous reads on the printer.',
+  key_not_used: 'A key is only for 3D printers: choose “3D printer (URL)” as the kind, or leave the key empty.',
+  credential_not_used: 'A printer given by its URL is read without an SNMP credential.',
+};
+
+type Kind = 'snmp' | 'ipp' | 'fab';
+const KIND_HINTS: Record<Kind, string> = {
+  snmp: 'An IP address or host name, with :port if SNMP is not on 161.',
+  ipp: 'The printer\'s IPP URL: ipp://HOST[:PORT]/PATH (or ipps://…); without a path, /ipp/print.',
+  fab: 'The printer\'s URL: octoprint://HOST[:5000], moonraker://HOST[:7125], prusalink://HOST, bambu://SERIAL@HOST or ultimaker://HOST.',
+};
+const KIND_PLACEHOLDERS: Record<Kind, string> = {
+  snmp: '192.168.1.50 or printer.example.lan',
+  ipp: 'ipp://192.168.1.50/ipp/print',
+  fab: 'prusalink://192.168.1.60',
 };
 
 export function addScreen(root: HTMLElement): Cleanup {
   let profiles: CredentialView[] = [];
   let alive = true;
 
-  const address = h('input', { type: 'text', name: 'address', autocomplete: 'off', spellcheck: 'false', required: true, placeholder: '192.168.1.50 or printer.example.lan' });
+  const kind = h('select', { name: 'kind' },
+    h('option', { value: 'snmp' }, 'Office printer (SNMP)'),
+    h('option', { value: 'ipp' }, 'IPP printer (URL)'),
+    h('option', { value: 'fab' }, '3D printer (URL)'),
+  );
+  const address = h('input', { type: 'text', name: 'address', autocomplete: 'off', spellcheck: 'false', required: true, placeholder: KIND_PLACEHOLDERS.snmp });
+  const key = h('input', { type: 'password', name: 'printer-key', autocomplete: 'new-password', spellcheck: 'false' });
   const mode = h('select', { name: 'credential-mode' },
     h('option', { value: 'community' }, 'Community (SNMP v1/v2c)'),
     h('option', { value: 'v3' }, 'SNMPv3 user'),
@@ -54,6 +87,25 @@ export function addScreen(root: HTMLElement): Cleanup {
     field('Privacy passphrase', privPass));
   const profileBox = h('div', { hidden: true }, field('Saved profile', profileSelect, h('span', null, 'Profiles are edited with the other ', h('a', { href: '#/settings' }, 'SNMP credentials'), '.')));
 
+  const addressField = field('Address', address, KIND_HINTS.snmp);
+  const credentialsBox = h('fieldset', null,
+    h('legend', null, 'Credentials'),
+    field('Credential type', mode),
+    profileBox, communityBox, v3Box);
+  const keyBox = h('div', { hidden: true },
+    field('Key', key, 'The API key (OctoPrint, Moonraker), password or API key (PrusaLink) or LAN access code (Bambu). Empty: the key already kept for this printer, if any; Moonraker and Ultimaker usually need none. It is kept in the secret store and never shown again.'));
+  const currentKind = (): Kind => kind.value as Kind;
+  const syncKind = () => {
+    const k = currentKind();
+    credentialsBox.hidden = k !== 'snmp';
+    keyBox.hidden = k !== 'fab';
+    address.placeholder = KIND_PLACEHOLDERS[k];
+    const hint = document.getElementById(`${address.id}-hint`);
+    if (hint) hint.textContent = KIND_HINTS[k];
+    fill(result);
+  };
+  kind.addEventListener('change', syncKind);
+
   const syncMode = () => {
     communityBox.hidden = mode.value !== 'community';
     v3Box.hidden = mode.value !== 'v3';
@@ -71,11 +123,10 @@ export function addScreen(root: HTMLElement): Cleanup {
   const testBtn = h('button', { type: 'button', class: 'secondary' }, 'Test');
   const saveBtn = h('button', { type: 'submit' }, 'Save');
   const form = h('form', { class: 'card', novalidate: true },
-    field('Address', address, 'An IP address or host name, with :port if SNMP is not on 161.'),
-    h('fieldset', null,
-      h('legend', null, 'Credentials'),
-      field('Credential type', mode),
-      profileBox, communityBox, v3Box),
+    field('Kind of printer', kind),
+    addressField,
+    credentialsBox,
+    keyBox,
     h('div', { class: 'grid-2 tight' },
       field('Name (optional)', name, 'Empty: the printer\'s own host name.'),
       field('Location (optional)', loc, 'Empty: the location the printer reports.')),
@@ -86,7 +137,7 @@ export function addScreen(root: HTMLElement): Cleanup {
 
   fill(root,
     heading('Add a printer'),
-    h('p', { class: 'lead' }, 'Give the printer\'s address and how to talk to it. ', h('strong', null, 'Test'), ' reads it once without saving; ', h('strong', null, 'Save'), ' adds it to the printers PrintScout monitors.'),
+    h('p', { class: 'lead' }, 'Choose the kind of printer, then give its address and how to talk to it. ', h('strong', null, 'Test'), ' reads it once without saving; ', h('strong', null, 'Save'), ' adds it to the printers PrintScout monitors.'),
     form);
 
   // Saved profiles, when there are any.
@@ -120,14 +171,35 @@ export function addScreen(root: HTMLElement): Cleanup {
   const validate = (): boolean => {
     let ok = true;
     setFieldError(address, null); setFieldError(user, null); setFieldError(authPass, null); setFieldError(privPass, null);
-    if (!address.value.trim()) { setFieldError(address, 'Type the printer\'s address or host name.'); ok = false; }
-    if (mode.value === 'v3') {
+    const k = currentKind();
+    const a = address.value.trim();
+    const isUrl = a.includes('://');
+    if (!a) { setFieldError(address, k === 'snmp' ? 'Type the printer\'s address or host name.' : 'Type the printer\'s URL.'); ok = false; }
+    else if (k === 'snmp' && isUrl) { setFieldError(address, 'That is a URL: choose “IPP printer (URL)” or “3D printer (URL)” as the kind, or type only the address.'); ok = false; }
+    else if (k === 'ipp' && !/^(ipps?|https?):\/\//i.test(a)) { setFieldError(address, `Type the IPP URL, e.g. ipp://${isUrl ? 'HOST' : a}/ipp/print.`); ok = false; }
+    else if (k === 'fab' && !/^(octoprint|moonraker|prusalink|bambu|ultimaker):\/\//i.test(a)) {
+      setFieldError(address, `Type the 3D printer's URL with its kind, e.g. prusalink://${isUrl ? 'HOST' : a} or octoprint://${isUrl ? 'HOST' : a}:5000.`); ok = false;
+    }
+    if (k === 'snmp' && mode.value === 'v3') {
       if (!user.value.trim()) { setFieldError(user, 'SNMPv3 needs a user name.'); ok = false; }
       if (authProto.value && authPass.value.length < 8) { setFieldError(authPass, 'SNMPv3 passphrases have at least 8 characters.'); ok = false; }
       if (authProto.value && privProto.value && privPass.value.length < 8) { setFieldError(privPass, 'SNMPv3 passphrases have at least 8 characters.'); ok = false; }
     }
     if (!ok) (form.querySelector('[aria-invalid="true"]') as HTMLElement | null)?.focus();
     return ok;
+  };
+
+  /** What Test and Save send: the address, and the credential (SNMP) or the key (3D printer). */
+  const requestBody = (): Record<string, unknown> => {
+    const body: Record<string, unknown> = { address: address.value.trim() };
+    const k = currentKind();
+    if (k === 'snmp') {
+      const c = credential();
+      if (c) body.credential = c;
+    } else if (k === 'fab' && key.value) {
+      body.key = key.value;
+    }
+    return body;
   };
 
   const busy = (b: boolean) => { testBtn.disabled = b; saveBtn.disabled = b; };
@@ -137,9 +209,7 @@ export function addScreen(root: HTMLElement): Cleanup {
     busy(true);
     fill(result, waiting(`Waiting for ${address.value.trim()} to answer…`));
     try {
-      const body: Record<string, unknown> = { address: address.value.trim() };
-      const c = credential();
-      if (c) body.credential = c;
+      const body = requestBody();
       const r = await api<TestResult>('POST', 'printers/test', body);
       if (!alive) return;
       fill(result, r.ok && r.reading ? readingView(r) : failure(r.error?.code ?? 'failed', r.error?.message ?? 'The printer did not answer.'));
@@ -154,25 +224,25 @@ export function addScreen(root: HTMLElement): Cleanup {
     busy(true);
     fill(result, waiting(`Reading ${address.value.trim()} before saving it…`));
     try {
-      const body: Record<string, unknown> = { address: address.value.trim() };
-      const c = credential();
-      if (c) body.credential = c;
+      const body = requestBody();
       if (name.value.trim()) body.name = name.value.trim();
       if (loc.value.trim()) body.location = loc.value.trim();
       if (anyway.checked) body.anyway = true;
       const d = await api<PrinterDetail>('POST', 'printers', body);
-      community.value = ''; authPass.value = ''; privPass.value = '';
+      community.value = ''; authPass.value = ''; privPass.value = ''; key.value = '';
       location.hash = `#/printers/${d.printer.id}`;
     } catch (err) {
       if (!alive) return;
       const code = err instanceof ApiError ? err.code : 'failed';
       fill(result, failure(code, errorText(err)),
         code === 'no_answer' ? h('p', null, 'To add it anyway (it will be tried on schedule), tick “Add it even if it does not answer now” and Save again.') : null);
-      if (code === 'invalid_body' || code === 'bad_request') setFieldError(address, errorText(err));
+      if (code === 'invalid_body' || code === 'bad_request' || code === 'bad_url') setFieldError(address, errorText(err));
+      if (code === 'fab_rejected' || code === 'fab_needs_key') key.focus();
     } finally { busy(false); }
   });
 
   syncMode();
+  syncKind();
   return () => { alive = false; };
 }
 
@@ -184,6 +254,7 @@ function failure(code: string, message: string): HTMLElement {
 
 function readingView(r: TestResult): HTMLElement {
   const rd = r.reading as Reading;
+  if (rd.fab) return fabReadingView(r, rd);
   const id = rd.identity ?? {};
   const total = rd.counters?.total;
   const supplies = (rd.supplies ?? []).map((s) => ({
@@ -205,6 +276,31 @@ function readingView(r: TestResult): HTMLElement {
       rd.status?.overall ? h('div', null, h('dt', null, 'Status'), h('dd', null, rd.status.overall + (rd.status.errors?.length ? ` (${rd.status.errors.join(', ')})` : ''))) : null,
     ),
     supplies.length ? h('div', null, h('h2', { class: 'h3' }, 'Supplies'), h('div', { class: 'supply-list' }, supplies.map((s) => supplyBar(s)))) : h('p', null, 'It reports no supplies.'),
+    (rd.notes ?? []).length ? h('ul', { class: 'hint' }, (rd.notes ?? []).map((n) => h('li', null, n))) : null,
+  );
+}
+
+/** A 3D printer's test read: identity, state in the printer's words, the job and temperatures. */
+function fabReadingView(r: TestResult, rd: Reading): HTMLElement {
+  const id = rd.identity ?? {};
+  const f = rd.fab!;
+  const job = f.job;
+  const inJob = f.state === 'printing' || f.state === 'paused';
+  return h('div', { class: 'notice ok reading', role: 'status' },
+    h('p', null, h('strong', null, 'The 3D printer answered. '), `${r.elapsed_ms} ms.`),
+    h('dl', { class: 'facts' },
+      h('div', null, h('dt', null, 'Model'), h('dd', null, [id.vendor, id.model].filter(Boolean).join(' ') || 'unknown')),
+      h('div', null, h('dt', null, 'Serial number'), h('dd', null, id.serial ?? 'not reported')),
+      id.hostname ? h('div', null, h('dt', null, 'Host name'), h('dd', null, id.hostname)) : null,
+      id.firmware ? h('div', null, h('dt', null, 'Firmware'), h('dd', null, id.firmware)) : null,
+      h('div', null, h('dt', null, 'State'), h('dd', null, fabBadge(f.state), f.state_text ? ` (the printer says “${f.state_text}”)` : '')),
+      job ? h('div', null, h('dt', null, inJob ? 'Job' : 'Last job'), h('dd', null, job.name ?? 'no name',
+        inJob ? progressBar(job.progress_percent, 'Job progress') : null,
+        inJob ? h('span', { class: 'sub' }, `${duration(job.elapsed_s)} elapsed, ${duration(job.remaining_s)} left`) : null)) : null,
+      (f.temperatures ?? []).length ? h('div', null, h('dt', null, 'Temperatures'), h('dd', null,
+        (f.temperatures ?? []).map((t) => h('div', null, `${t.name}: ${temperatureWords(t.actual, t.target)}`)))) : null,
+      (f.errors ?? []).length ? h('div', null, h('dt', null, 'Errors'), h('dd', { class: 'error-text' }, (f.errors ?? []).join('; '))) : null,
+    ),
     (rd.notes ?? []).length ? h('ul', { class: 'hint' }, (rd.notes ?? []).map((n) => h('li', null, n))) : null,
   );
 }

@@ -1,9 +1,11 @@
 // Printers: every monitored printer in a table (cards under 640 px) with a
-// filter box and sortable columns; rows link to the printer page. Reloads
-// on the event stream (debounced) and every 60 s.
+// filter box and sortable columns; rows link to the printer page. A 3D
+// printer shows its state word (and its job's progress while printing) where
+// office printers show supply bars. Reloads on the event stream (debounced)
+// and every 60 s.
 
 import { api } from '../api';
-import { errorBox, heading, statusBadge, supplyBar, waiting } from '../components';
+import { errorBox, fabBadge, fabWord, heading, progressBar, statusBadge, supplyBar, waiting } from '../components';
 import { h, fill, num, parseTime, timeEl, type Child } from '../dom';
 import { onEvent, onResync } from '../live';
 import type { PrinterSummary } from '../types';
@@ -48,7 +50,8 @@ function addressKey(a: string | null | undefined): string {
 
 function matches(p: PrinterSummary, q: string): boolean {
   if (!q) return true;
-  const hay = [p.display_name, p.name, p.model, p.vendor, p.address, p.added_as, p.serial, p.location, p.mac, p.status, p.offline ? 'offline' : '']
+  const hay = [p.display_name, p.name, p.model, p.vendor, p.address, p.added_as, p.serial, p.location, p.mac, p.status, p.offline ? 'offline' : '',
+    p.protocol, p.fab ? `3d ${p.fab.state} ${fabWord(p.fab.state)} ${p.fab.state_text ?? ''} ${p.fab.job?.name ?? ''}` : '']
     .filter(Boolean).join(' ').toLowerCase();
   return q.toLowerCase().split(/\s+/).every((w) => hay.includes(w));
 }
@@ -105,7 +108,7 @@ export function printersScreen(root: HTMLElement): Cleanup {
       cell('Status', '', statusBadge(p.offline ? 'offline' : p.status),
         p.open_alerts ? h('span', { class: 'sub' }, `${p.open_alerts} open alert${p.open_alerts === 1 ? '' : 's'}`) : null,
         p.last_error ? h('span', { class: 'sub error-text' }, p.last_error) : null),
-      cell('Supplies', 'supplies',
+      p.fab ? cell('State', 'supplies fab-cell', fabNow(p)) : cell('Supplies', 'supplies',
         p.supplies.length ? p.supplies.map((s) => supplyBar(s, true)) : h('span', { class: 'muted' }, 'none reported')),
       cell('Total pages', 'num', num(p.total_pages)),
       cell('Last seen', '', timeEl(p.last_seen)),
@@ -151,6 +154,19 @@ function focusSelector(body: HTMLElement): string | null {
   const href = a.getAttribute('href');
   if (href) return `a[href="${href}"]`;
   return null;
+}
+
+/** A 3D printer's state now: the word, the printer's own words, and the job's progress while it runs. */
+function fabNow(p: PrinterSummary): Child[] {
+  const f = p.fab;
+  if (!f) return [];
+  const inJob = f.state === 'printing' || f.state === 'paused';
+  return [
+    h('span', { class: 'fab-state' }, fabBadge(f.state),
+      f.state_text && f.state_text.toLowerCase() !== f.state ? h('span', { class: 'sub' }, ` “${f.state_text}”`) : null),
+    inJob && f.job ? progressBar(f.job.progress_percent, `Progress of ${f.job.name ?? 'the job'} on ${p.display_name}`, true) : null,
+    inJob && f.job?.name ? h('span', { class: 'sub job-name' }, f.job.name) : null,
+  ];
 }
 
 /** A table cell whose content is one block (so the card layout has two columns: label, content). */

@@ -73,6 +73,7 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(printers::one, printers::edit, printers::remove))
         .routes(routes!(printers::history))
         .routes(routes!(printers::poll))
+        .routes(routes!(printers::jobs))
         .routes(routes!(networks::list))
         .routes(routes!(networks::select))
         .routes(routes!(networks::ask_gateway))

@@ -1,12 +1,24 @@
 //! `/api/v1/printers`: the list with each printer's latest reading in brief,
 //! one printer in full with its history for charts, adding (after reading it
 //! once), a "test" read that stores nothing, editing the labels, removing,
-//! and asking for a poll now.
+//! asking for a poll now, and a 3D printer's jobs.
+//!
+//! A printer is added by address (SNMP) or by URL: `ipp://`, `ipps://` (IPP)
+//! or a 3D printer's `octoprint://`, `moonraker://`, `prusalink://`,
+//! `bambu://`, `ultimaker://`. A 3D printer's list entry and page carry its
+//! `protocol` and its `fab` part (state, the printer's own words, current
+//! job, temperatures, errors).
 //!
 //! Invariants:
 //! - a credential given here is used for the read and stored with the device
 //!   (in the database, which is 0600) — it is never echoed: answers name the
 //!   credential only;
+//! - a 3D printer's `key` (API key, access code, password) is write-only: it
+//!   is used for the read, kept only in the secret store under
+//!   `printer-key:<scheme>://<host>:<port>` (and only once the printer is
+//!   added — a test read stores nothing), and never appears in an answer, an
+//!   error or a log line; answers say `key_set` at most;
+//! - a URL with a password in it is refused without echoing it;
 //! - the list is answered from the devices table plus a per-device summary
 //!   cached by the time of its last full read, so 1,000 printers cost one
 //!   query, not 1,000 parsed readings.
@@ -20,8 +32,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use printscout_engine::config::CredentialConfig;
+use printscout_engine::printer::fab::{FabOptions, FabTarget, read_fab};
 use printscout_engine::printer::read_device;
 use printscout_engine::secret::Secret;
+use printscout_engine::secrets::printer_key_name_of;
 use printscout_engine::snmp::transport::SnmpTransport;
 use printscout_engine::snmp::{Credential, SnmpOptions};
 use printscout_engine::store::{DeviceRecord, Store};
@@ -67,7 +81,7 @@ pub struct PrinterSummary {
     pub serial: Option<String>,
     /// MAC address.
     pub mac: Option<String>,
-    /// Where it answers now (`host:port`).
+    /// Where it answers now (`host:port`; for IPP and 3D printers, its URL).
     pub address: Option<String>,
     /// The host name it was added by, re-resolved before each poll.
     pub added_as: Option<String>,
@@ -90,6 +104,103 @@ pub struct PrinterSummary {
     pub supplies: Vec<SupplyBar>,
     /// Conditions open now (errors, alerts, low supplies).
     pub open_alerts: usize,
+    /// How it is read: `snmp`, `ipp`, `ipps`, or a 3D printer's protocol
+    /// (`octoprint`, `moonraker`, `prusalink`, `bambu`, `ultimaker`).
+    #[schema(example = "snmp")]
+    pub protocol: String,
+    /// A 3D printer's state now, from its latest read (absent for other printers).
+    pub fab: Option<FabView>,
+}
+
+/// A 3D printer's state at its latest read.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FabView {
+    /// `idle`, `printing`, `paused`, `finished`, `error`, `offline` or
+    /// `maintenance` (a word the engine does not know is passed on as it is).
+    #[schema(example = "printing")]
+    pub state: String,
+    /// The printer's own words for it (`Operational`, `PRINTING`, `wait_cleanup`…).
+    pub state_text: Option<String>,
+    /// The current (or just finished) job.
+    pub job: Option<FabJobView>,
+    /// Temperatures.
+    pub temperatures: Vec<TemperatureView>,
+    /// Errors the printer reports now, in its words.
+    pub errors: Vec<String>,
+}
+
+/// The job on a 3D printer now.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FabJobView {
+    /// The printer's id for it, when it has one.
+    pub id: Option<String>,
+    /// File or job name.
+    pub name: Option<String>,
+    /// 0–100.
+    pub progress_percent: Option<f64>,
+    /// Seconds printed so far.
+    pub elapsed_s: Option<u64>,
+    /// Seconds left, as the printer estimates.
+    pub remaining_s: Option<u64>,
+    /// When it started (RFC 3339), when the printer says.
+    pub started_at: Option<String>,
+    /// Material used so far, in the printer's words (`1234 mm`, `PLA 12.3 g`).
+    pub material: Option<String>,
+}
+
+/// One temperature sensor of a 3D printer.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct TemperatureView {
+    /// `tool0`, `bed`, `nozzle`, `chamber`…
+    pub name: String,
+    /// °C now.
+    pub actual: Option<f64>,
+    /// °C asked for (0 = off).
+    pub target: Option<f64>,
+}
+
+/// A 3D printer's jobs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrinterJobs {
+    /// The printer.
+    pub id: i64,
+    /// The jobs, newest first (by start).
+    pub jobs: Vec<JobItem>,
+}
+
+/// One job of a 3D printer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobItem {
+    /// The job's key, unique per printer (the printer's own job id where it
+    /// has one, else one built from its name and start).
+    pub key: String,
+    /// Job or file name.
+    pub name: Option<String>,
+    /// Start (RFC 3339).
+    pub started_at: Option<String>,
+    /// End (RFC 3339); absent while it runs.
+    pub ended_at: Option<String>,
+    /// Seconds of printing.
+    pub duration_s: Option<i64>,
+    /// `completed`, `cancelled`, `failed`, `interrupted`, `in_progress`, or
+    /// the printer's own word.
+    #[schema(example = "completed")]
+    pub result: Option<String>,
+    /// Material used, with its unit.
+    pub material: Option<String>,
+    /// Built from state changes between polls, not read from the printer's history.
+    pub synthesised: bool,
+    /// Whether it is still under way (no end yet).
+    pub running: bool,
+}
+
+/// How many jobs.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobsQuery {
+    /// At most this many, newest first (1–1000; default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
 }
 
 /// An open condition.
@@ -125,6 +236,9 @@ pub struct PrinterDetail {
     pub events: Vec<EventItem>,
     /// Addresses it has had, newest first.
     pub addresses: Vec<AddressSpan>,
+    /// For a 3D printer: whether a key is kept for it in the secret store
+    /// (never the key). Absent for other printers.
+    pub key_set: Option<bool>,
 }
 
 /// An address a printer had.
@@ -176,15 +290,24 @@ impl std::fmt::Debug for CredentialInput {
     }
 }
 
-/// Add a printer by address or host name.
+/// Add a printer by address or host name (SNMP), or by its URL (IPP, 3D printers).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddPrinter {
-    /// `host`, `host:port`, an IPv4 or IPv6 address, or a host name.
+    /// `host`, `host:port`, an IPv4 or IPv6 address, or a host name (SNMP);
+    /// or a printer URL: `ipp://host[:port]/path`, `ipps://…`,
+    /// `octoprint://host[:port]`, `moonraker://…`, `prusalink://[user@]host`,
+    /// `bambu://SERIAL@host`, `ultimaker://host`.
     #[schema(example = "192.168.1.20")]
     pub address: String,
-    /// The credential; default: the configured profiles in order.
+    /// The SNMP credential; default: the configured profiles in order.
+    /// Not for URLs.
     pub credential: Option<CredentialInput>,
+    /// A 3D printer's API key, access code or password (write-only: kept in
+    /// the secret store, never returned). Default: the key already kept for
+    /// that printer, if any.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub key: Option<Secret>,
     /// A name for it.
     pub name: Option<String>,
     /// Where it is.
@@ -198,10 +321,15 @@ pub struct AddPrinter {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestPrinter {
-    /// `host`, `host:port` or a host name.
+    /// `host`, `host:port` or a host name (SNMP), or a printer URL (see
+    /// [`AddPrinter::address`]).
     pub address: String,
-    /// The credential; default: the configured profiles in order.
+    /// The SNMP credential; default: the configured profiles in order.
     pub credential: Option<CredentialInput>,
+    /// A 3D printer's key for this read (write-only; not stored). Default:
+    /// the key kept for that printer, if any.
+    #[schema(value_type = Option<String>, format = Password)]
+    pub key: Option<Secret>,
 }
 
 /// What a test read found.
@@ -337,6 +465,7 @@ pub async fn list(State(ctx): State<AppState>) -> Result<axum::response::Respons
                             d,
                             &summary,
                             alerts.get(&d.id).copied().unwrap_or(0),
+                            fab_of(store, d)?,
                         ));
                     }
                     out
@@ -366,13 +495,20 @@ pub async fn list(State(ctx): State<AppState>) -> Result<axum::response::Respons
     responses(
         (status = 201, description = "added (or already known: then updated)", body = PrinterDetail),
         (status = 400, description = "bad address or credential", body = crate::error::ErrorBody),
-        (status = 422, description = "the printer did not answer (see `anyway`)", body = crate::error::ErrorBody)
+        (status = 422, description = "the printer did not answer or refused the key (see `anyway`; codes `no_answer`, `fab_rejected`, `fab_needs_key`, `ipp_…`), or the URL is not one PrintScout reads (`bad_url`)", body = crate::error::ErrorBody),
+        (status = 503, description = "the key could not be kept in the secret store (`secret_store_failed`)", body = crate::error::ErrorBody)
     )
 )]
 pub async fn add(
     State(ctx): State<AppState>,
     Json(req): Json<AddPrinter>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<(StatusCode, Json<PrinterDetail>), ApiError> {
+    if let Some(target) = url_target(&req.address)? {
+        return add_url(ctx, req, target).await;
+    }
+    if req.key.is_some() {
+        return Err(key_not_used());
+    }
     let config = ctx.config()?;
     let creds = credentials(&config, req.credential.as_ref())?;
     let addr = resolve(&req.address, config.snmp.port).await?;
@@ -420,13 +556,39 @@ pub async fn add(
     request_body = TestPrinter,
     responses(
         (status = 200, description = "the reading, or why there is none (`ok: false`)", body = TestResult),
-        (status = 400, description = "bad address or credential", body = crate::error::ErrorBody)
+        (status = 400, description = "bad address or credential", body = crate::error::ErrorBody),
+        (status = 422, description = "the URL is not one PrintScout reads (`bad_url`), or a key or credential that does not fit the address", body = crate::error::ErrorBody)
     )
 )]
 pub async fn test(
     State(ctx): State<AppState>,
     Json(req): Json<TestPrinter>,
 ) -> Result<Json<TestResult>, ApiError> {
+    if let Some(target) = url_target(&req.address)? {
+        if req.credential.is_some() {
+            return Err(credential_not_used());
+        }
+        if req.key.is_some() && matches!(target, UrlTarget::Ipp(..)) {
+            return Err(ipp_takes_no_key());
+        }
+        let key = key_for(&ctx, &target, req.key);
+        let started = Instant::now();
+        let (reading, error) = match read_url(&target, key).await {
+            Ok(r) => (serde_json::to_value(&r).ok(), None),
+            Err(e) => (None, Some(e.into())),
+        };
+        return Ok(Json(TestResult {
+            ok: error.is_none(),
+            address: Some(target.url()),
+            credential: None,
+            elapsed_ms: elapsed(started),
+            reading,
+            error,
+        }));
+    }
+    if req.key.is_some() {
+        return Err(key_not_used());
+    }
     let config = ctx.config()?;
     let creds = credentials(&config, req.credential.as_ref())?;
     let started = Instant::now();
@@ -670,7 +832,18 @@ async fn detail_of(ctx: &AppState, id: i64) -> Result<PrinterDetail, ApiError> {
                 .map_err(|_| ApiError::internal("the cache is unavailable"))?;
             summary_of(store, &mut cache, &d)?
         };
-        let mut printer = summarise(&d, &summary, alerts.len());
+        let fab = if is_fab(&d) {
+            reading.as_ref().and_then(fab_view)
+        } else {
+            None
+        };
+        let key_set = match FabTarget::parse(d.address.as_deref().unwrap_or_default()) {
+            Ok(t) if is_fab(&d) => {
+                Some(c.secrets.is_set(&printer_key_name_of(&t)).unwrap_or(false))
+            }
+            _ => None,
+        };
+        let mut printer = summarise(&d, &summary, alerts.len(), fab);
         printer.open_alerts = alerts.len();
         Ok(PrinterDetail {
             printer,
@@ -686,12 +859,18 @@ async fn detail_of(ctx: &AppState, id: i64) -> Result<PrinterDetail, ApiError> {
             alerts,
             events,
             addresses,
+            key_set,
         })
     })
     .await
 }
 
-fn summarise(d: &DeviceRecord, s: &Summary, open_alerts: usize) -> PrinterSummary {
+fn summarise(
+    d: &DeviceRecord,
+    s: &Summary,
+    open_alerts: usize,
+    fab: Option<FabView>,
+) -> PrinterSummary {
     PrinterSummary {
         id: d.id,
         display_name: d.display_name(),
@@ -720,6 +899,8 @@ fn summarise(d: &DeviceRecord, s: &Summary, open_alerts: usize) -> PrinterSummar
             .or(s.total_pages),
         supplies: s.supplies.clone(),
         open_alerts,
+        protocol: d.protocol.clone(),
+        fab,
     }
 }
 
@@ -919,4 +1100,366 @@ pub(crate) async fn resolve(target: &str, default_port: u16) -> Result<SocketAdd
 /// 422 with a specific code.
 fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+}
+
+// ---------------------------------------------------------------------------
+// Printers by URL: IPP and 3D printers
+
+/// A printer given by its URL.
+enum UrlTarget {
+    /// IPP: the protocol (`ipp`, `ipps`) and the printer URI.
+    Ipp(&'static str, String),
+    /// A 3D printer.
+    Fab(FabTarget),
+}
+
+impl UrlTarget {
+    /// The name stored in `devices.protocol`.
+    fn protocol(&self) -> &'static str {
+        match self {
+            UrlTarget::Ipp(p, _) => p,
+            UrlTarget::Fab(t) => t.protocol.scheme(),
+        }
+    }
+
+    /// The address as stored and polled (normalised, without secrets).
+    fn url(&self) -> String {
+        match self {
+            UrlTarget::Ipp(_, url) => url.clone(),
+            UrlTarget::Fab(t) => t.url(),
+        }
+    }
+}
+
+/// The URL schemes a printer may be added by.
+const URL_SCHEMES: &str =
+    "ipp://, ipps://, octoprint://, moonraker://, prusalink://, bambu:// or ultimaker://";
+
+/// `None` for an SNMP address (no `://`); the parsed URL; or 422 `bad_url`
+/// saying why in words (never echoing a password).
+fn url_target(address: &str) -> Result<Option<UrlTarget>, ApiError> {
+    use printscout_engine::printer::fab::FabProtocol;
+    use printscout_engine::printer::ipp::IppTarget;
+    let text = address.trim();
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Ok(None);
+    };
+    let bad = |message: String| refused("bad_url", message);
+    if text.len() > 1000 {
+        return Err(bad("the address is longer than 1,000 characters".into()));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority
+        .rsplit_once('@')
+        .is_some_and(|(user, _)| user.contains(':'))
+    {
+        return Err(bad(format!(
+            "{scheme}://…: do not put a password or key in the address; give it in the key field"
+        )));
+    }
+    let scheme_lc = scheme.to_ascii_lowercase();
+    match scheme_lc.as_str() {
+        "ipp" | "ipps" | "http" | "https" => {
+            let t = IppTarget::parse(text).map_err(|e| bad(e.to_string()))?;
+            Ok(Some(UrlTarget::Ipp(
+                if t.tls { "ipps" } else { "ipp" },
+                t.printer_uri,
+            )))
+        }
+        s if FabProtocol::from_scheme(s).is_some() => FabTarget::parse(text)
+            .map(|t| Some(UrlTarget::Fab(t)))
+            .map_err(|e| bad(e.to_string())),
+        _ => {
+            let shown: String = scheme.chars().take(40).collect();
+            Err(bad(format!(
+                "{shown}:// is not a kind of printer address PrintScout reads: use {URL_SCHEMES}, or an IP address or host name for SNMP"
+            )))
+        }
+    }
+}
+
+/// The key for a 3D printer: the one given, else the one kept for it.
+fn key_for(ctx: &AppState, target: &UrlTarget, given: Option<Secret>) -> Option<Secret> {
+    let UrlTarget::Fab(t) = target else {
+        return None;
+    };
+    given.filter(|k| !k.expose().is_empty()).or_else(|| {
+        ctx.secrets
+            .get(&printer_key_name_of(t))
+            .map_err(|e| tracing::warn!(target = %t.url(), "cannot read the printer's key: {e}"))
+            .ok()
+            .flatten()
+    })
+}
+
+/// Why a printer at a URL could not be read: its stable code and words.
+#[derive(Debug)]
+struct UrlReadError {
+    code: &'static str,
+    message: String,
+}
+
+impl From<UrlReadError> for crate::error::ErrorDetail {
+    fn from(e: UrlReadError) -> Self {
+        crate::error::ErrorDetail {
+            code: e.code.into(),
+            message: e.message,
+        }
+    }
+}
+
+/// Reads a printer at its URL once.
+async fn read_url(
+    target: &UrlTarget,
+    key: Option<Secret>,
+) -> Result<printscout_engine::printer::Reading, UrlReadError> {
+    use printscout_engine::printer::ipp::{IppOptions, read_ipp};
+    let detail = |code: &'static str, message: String| UrlReadError { code, message };
+    match target {
+        UrlTarget::Ipp(_, url) => read_ipp(url, &IppOptions::default())
+            .await
+            .map_err(|e| detail(e.code(), e.to_string())),
+        UrlTarget::Fab(t) => {
+            let options = FabOptions {
+                key,
+                ..FabOptions::default()
+            };
+            read_fab(t, &options)
+                .await
+                .map_err(|e| detail(e.code(), e.to_string()))
+        }
+    }
+}
+
+fn key_not_used() -> ApiError {
+    refused(
+        "key_not_used",
+        "a key is for a 3D printer given by its URL (octoprint://…, prusalink://…); an SNMP printer takes a community or an SNMPv3 credential",
+    )
+}
+
+fn ipp_takes_no_key() -> ApiError {
+    refused(
+        "key_not_used",
+        "an IPP printer is read without a key; leave the key empty",
+    )
+}
+
+fn credential_not_used() -> ApiError {
+    refused(
+        "credential_not_used",
+        "an SNMP credential is not used for a printer given by its URL; a 3D printer takes a key",
+    )
+}
+
+/// `POST /printers` with a URL: reads it (with the key), keeps the key in
+/// the secret store, then adds the device.
+async fn add_url(
+    ctx: AppState,
+    req: AddPrinter,
+    target: UrlTarget,
+) -> Result<(StatusCode, Json<PrinterDetail>), ApiError> {
+    if req.credential.is_some() {
+        return Err(credential_not_used());
+    }
+    if req.key.is_some() && matches!(target, UrlTarget::Ipp(..)) {
+        return Err(ipp_takes_no_key());
+    }
+    let config = ctx.config()?;
+    let given = req.key.filter(|k| !k.expose().is_empty());
+    let key = key_for(&ctx, &target, given.clone());
+    let found = match read_url(&target, key).await {
+        Ok(reading) => Some(reading),
+        Err(_) if req.anyway => None,
+        Err(e) => {
+            let code = match e.code {
+                "fab_bad_url" | "ipp_bad_url" => "bad_url",
+                code => code,
+            };
+            return Err(refused(code, e.message));
+        }
+    };
+    // The key is kept once the printer is added (and only then).
+    if let (UrlTarget::Fab(t), Some(k)) = (&target, &given) {
+        ctx.secrets.set(&printer_key_name_of(t), k).map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "secret_store_failed",
+                format!(
+                    "the printer's key could not be kept in {}: {e}",
+                    ctx.secrets.location()
+                ),
+            )
+        })?;
+    }
+    let native_history = matches!(&target, UrlTarget::Fab(t) if t.protocol.has_native_history());
+    let rules = printscout_engine::collector::rules_from(&config);
+    let name = req.name.filter(|s| !s.trim().is_empty());
+    let location = req.location.filter(|s| !s.trim().is_empty());
+    let (protocol, url) = (target.protocol(), target.url());
+    let (id, events) = ctx
+        .write(move |store| {
+            let rec = store
+                .add_printer_url(
+                    protocol,
+                    &url,
+                    found,
+                    (name.as_deref(), location.as_deref()),
+                    &rules,
+                )
+                .map_err(store_error)?;
+            let id = rec
+                .device_id
+                .ok_or_else(|| ApiError::internal("the printer was not stored"))?;
+            Ok((id, rec.events))
+        })
+        .await?;
+    ctx.collector.publish(events);
+    if native_history {
+        // A full read now brings the printer's own job history in.
+        ctx.collector.poll_now(id);
+    }
+    let detail = detail_of(&ctx, id).await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// A 3D printer's jobs, newest first (empty for other printers).
+#[utoipa::path(
+    get,
+    path = "/api/v1/printers/{id}/jobs",
+    tag = "printers",
+    params(("id" = i64, Path, description = "the printer's id"), JobsQuery),
+    responses(
+        (status = 200, description = "the jobs, newest first", body = PrinterJobs),
+        (status = 400, description = "a limit outside 1–1000", body = crate::error::ErrorBody),
+        (status = 404, description = "no such printer", body = crate::error::ErrorBody)
+    )
+)]
+pub async fn jobs(
+    State(ctx): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<JobsQuery>,
+) -> Result<Json<PrinterJobs>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be from 1 to 1000, not {limit}"
+        )));
+    }
+    let jobs = ctx
+        .read(move |store| {
+            exists(store, id)?;
+            device_jobs(store, id, limit)
+        })
+        .await?;
+    Ok(Json(PrinterJobs { id, jobs }))
+}
+
+fn device_jobs(store: &Store, id: i64, limit: u32) -> Result<Vec<JobItem>, ApiError> {
+    // Loose by SQL: a value of an odd type is "not known", never an error.
+    let mut st = store
+        .connection()
+        .prepare_cached(
+            "SELECT CAST(job_key AS TEXT), CAST(name AS TEXT),
+                    CASE WHEN typeof(started_at) = 'integer' THEN started_at END,
+                    CASE WHEN typeof(ended_at) = 'integer' THEN ended_at END,
+                    CASE WHEN typeof(duration_s) = 'integer' THEN duration_s END,
+                    CAST(result AS TEXT), CAST(material AS TEXT),
+                    coalesce(synthesised, 0) != 0
+               FROM jobs WHERE device_id = ?1
+              ORDER BY coalesce(started_at, ended_at, 0) DESC, id DESC LIMIT ?2",
+        )
+        .map_err(|e| store_error(e.into()))?;
+    let rows = st
+        .query_map([id, i64::from(limit)], |r| {
+            let ended: Option<i64> = r.get(3)?;
+            Ok(JobItem {
+                key: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                name: r.get(1)?,
+                started_at: time(r.get(2)?),
+                ended_at: time(ended),
+                duration_s: r.get(4)?,
+                result: r.get(5)?,
+                material: r.get(6)?,
+                synthesised: r.get(7)?,
+                running: ended.is_none(),
+            })
+        })
+        .map_err(|e| store_error(e.into()))?;
+    rows.collect::<Result<Vec<_>, _>>()
+        .map_err(|e| store_error(e.into()))
+}
+
+/// Whether a device is a 3D printer (by protocol, or by what it said it is).
+fn is_fab(d: &DeviceRecord) -> bool {
+    printscout_engine::printer::fab::FabProtocol::from_scheme(&d.protocol).is_some()
+        || d.device_kind.as_deref() == Some("3d_printer")
+}
+
+/// The `fab` part of a stored reading, read loosely: a field of an odd type
+/// is "not known", never an error.
+fn fab_view(reading: &serde_json::Value) -> Option<FabView> {
+    let fab = reading.get("fab").filter(|f| f.is_object())?;
+    let s = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let f = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_f64);
+    let u = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_u64);
+    let job = fab
+        .get("job")
+        .filter(|j| j.is_object())
+        .map(|j| FabJobView {
+            id: s(j, "id").or_else(|| j.get("id").and_then(|x| x.as_i64()).map(|n| n.to_string())),
+            name: s(j, "name"),
+            progress_percent: f(j, "progress_percent").filter(|p| p.is_finite()),
+            elapsed_s: u(j, "elapsed_s"),
+            remaining_s: u(j, "remaining_s"),
+            started_at: time(
+                j.get("started_at")
+                    .and_then(serde_json::Value::as_i64)
+                    .map(|s| s.saturating_mul(1000)),
+            ),
+            material: s(j, "material"),
+        });
+    let temperatures = fab
+        .get("temperatures")
+        .and_then(|t| t.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| {
+                    Some(TemperatureView {
+                        name: s(t, "name")?,
+                        actual: f(t, "actual"),
+                        target: f(t, "target"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let errors = fab
+        .get("errors")
+        .and_then(|e| e.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(FabView {
+        state: s(fab, "state").unwrap_or_else(|| "unknown".into()),
+        state_text: s(fab, "state_text"),
+        job,
+        temperatures,
+        errors,
+    })
+}
+
+/// A 3D printer's state from its latest reading (one query; other devices: none).
+fn fab_of(store: &Store, d: &DeviceRecord) -> Result<Option<FabView>, ApiError> {
+    if !is_fab(d) {
+        return Ok(None);
+    }
+    Ok(store
+        .latest_reading(d.id)
+        .map_err(store_error)?
+        .as_ref()
+        .and_then(fab_view))
 }

@@ -495,15 +495,16 @@ pub(crate) fn change_config(
             e.to_string(),
         )
     })?;
-    let poller = printscout_engine::collector::poller_from(&next).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_setting",
-            e.to_string(),
-        )
-    })?
-    .with_secrets(ctx.secrets.clone())
-    .with_trust_dir(ctx.data_dir.join(printscout_engine::secrets::TRUST_DIR));
+    let poller = printscout_engine::collector::poller_from(&next)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_setting",
+                e.to_string(),
+            )
+        })?
+        .with_secrets(ctx.secrets.clone())
+        .with_trust_dir(ctx.data_dir.join(printscout_engine::secrets::TRUST_DIR));
     for (name, value) in secrets {
         let stored = if value.expose().is_empty() {
             ctx.secrets.delete(name)

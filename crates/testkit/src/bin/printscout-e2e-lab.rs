@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! printscout-e2e-lab [--base 127.0.93.0] [--community e2e-lab] [--recordings a,b,c]
+//!                    [--fab prusalink]
 //! ```
 //!
 //! What it starts:
@@ -15,6 +16,10 @@
 //!   six host addresses).
 //! - The HTTPS upload receiver (`printscout_testkit::upload_server`) on 127.0.0.1 with its
 //!   test CA and a random token.
+//! - With `--fab prusalink`: a 3D printer, the PrusaLink fixture
+//!   (`printscout_testkit::fab_fixture`, HTTP Digest checked for real, user `maker`, a
+//!   random password given in the manifest as `fab.key`) on 127.0.0.1, printing a job
+//!   whose progress moves on by 1 % every 2 s (up to 99 %) until told to finish.
 //!
 //! Protocol: when every device answered an SNMP GET and the receiver listens, it prints
 //! **one line of JSON** (see [`manifest`]) on stdout. Then each line on stdin is a
@@ -22,7 +27,9 @@
 //! - `receiver down`: refuse connections (port closed, open connections cut);
 //! - `receiver up`: answer normally again on the same port;
 //! - `receiver status CODE`: answer every request with that HTTP status;
-//! - `receiver count`: `ok <requests> <uploads>` seen so far.
+//! - `receiver count`: `ok <requests> <uploads>` seen so far;
+//! - `fab finish`: the 3D printer finishes its job (state `FINISHED`, 100 %);
+//! - `fab print NAME`: it starts a new job NAME (a new job id) at 0 %.
 //!
 //! When stdin closes it stops everything and exits 0. The JSON names the snmpsim PID so
 //! that the harness can also stop it by PID should this process be killed.
@@ -37,11 +44,15 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use printscout_testkit::fab_fixture::{Access, FabFixture};
 use printscout_testkit::upload_server::{Mode, UploadServer};
 use printscout_testkit::{free_udp_port, recordings_dir, snmpsim_bin, v2c_get_answers};
 
 const USAGE: &str = "usage: printscout-e2e-lab [--base 127.0.93.0] [--community NAME] \
-                     [--recordings a,b,c]";
+                     [--recordings a,b,c] [--fab prusalink]";
 /// How long snmpsim may take until every device answered.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Start attempts when another process took the free port first.
@@ -51,6 +62,8 @@ struct Options {
     base: Ipv4Addr,
     community: String,
     recordings: Vec<String>,
+    /// Also start a 3D printer (`prusalink`).
+    fab: Option<String>,
 }
 
 fn usage(why: &str) -> ! {
@@ -70,6 +83,7 @@ fn parse_options() -> Options {
         ]
         .map(str::to_owned)
         .to_vec(),
+        fab: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -90,6 +104,8 @@ fn parse_options() -> Options {
                     .map(|s| s.trim_end_matches(".snmprec").to_owned())
                     .collect();
             }
+            "--fab" if value == "prusalink" => options.fab = Some(value),
+            "--fab" => usage("--fab: only prusalink is available"),
             _ => usage(&format!("unknown option {arg}")),
         }
     }
@@ -252,7 +268,12 @@ fn random_token() -> String {
 ///  "receiver": {"url": "https://127.0.0.1:P/v1/batches", "ca_file": "/tmp/…/ca.pem",
 ///               "token": "…"}}
 /// ```
-fn manifest(options: &Options, agents: &Agents, receiver: &UploadServer) -> serde_json::Value {
+fn manifest(
+    options: &Options,
+    agents: &Agents,
+    receiver: &UploadServer,
+    fab: Option<&FabPrinter>,
+) -> serde_json::Value {
     let devices: Vec<serde_json::Value> = agents
         .addresses
         .iter()
@@ -275,13 +296,180 @@ fn manifest(options: &Options, agents: &Agents, receiver: &UploadServer) -> serd
             "ca_file": receiver.ca_file().map(Path::to_path_buf).unwrap_or_default(),
             "token": receiver.token(),
         },
+        "fab": fab.map(|f| serde_json::json!({
+            "protocol": "prusalink",
+            "url": format!("prusalink://127.0.0.1:{}", f.fixture.port()),
+            "key": f.key,
+            "job": FAB_JOB,
+            "serial": FAB_SERIAL,
+            "model": "MK4",
+        })),
     })
 }
 
+/// The job the 3D printer prints at start.
+const FAB_JOB: &str = "gearbox_housing_0.4n_0.2mm_PETG_MK4_2h10m.bgcode";
+/// The 3D printer's serial.
+const FAB_SERIAL: &str = "10589-3742441632105";
+
+/// What the 3D printer is doing.
+#[derive(Clone, Debug)]
+struct FabJob {
+    id: u32,
+    name: String,
+    progress: f64,
+    printing_s: u64,
+    finished: bool,
+}
+
+/// The PrusaLink fixture and the thread that moves its job on.
+struct FabPrinter {
+    fixture: Arc<FabFixture>,
+    key: String,
+    job: Arc<Mutex<FabJob>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FabPrinter {
+    fn start() -> FabPrinter {
+        let key = format!("fab-{}", &random_token()[..20]);
+        let fixture = Arc::new(FabFixture::start(Access::Digest {
+            user: "maker".into(),
+            password: key.clone(),
+            qop: true,
+        }));
+        assert!(
+            fixture.addr().ip().is_loopback(),
+            "the 3D printer is on loopback"
+        );
+        fixture.set_json(
+            "/api/v1/info",
+            200,
+            &serde_json::json!({"mmu": false, "name": "MK4 bench", "location": "Workshop",
+                "serial": FAB_SERIAL, "hostname": "prusa-mk4", "nozzle_diameter": 0.4}),
+        );
+        fixture.set_json(
+            "/api/version",
+            200,
+            &serde_json::json!({"api": "2.0.0", "server": "2.1.2", "text": "PrusaLink",
+                "hostname": "prusa-mk4", "firmware": "6.1.3+7898"}),
+        );
+        let job = Arc::new(Mutex::new(FabJob {
+            id: 41,
+            name: FAB_JOB.to_owned(),
+            progress: 37.0,
+            printing_s: 2890,
+            finished: false,
+        }));
+        publish_fab(&fixture, &lock(&job));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (fixture, job, stop) = (fixture.clone(), job.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut ticks = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(250));
+                    ticks += 1;
+                    if !ticks.is_multiple_of(8) {
+                        continue;
+                    }
+                    let mut j = lock(&job);
+                    if !j.finished {
+                        j.progress = (j.progress + 1.0).min(99.0);
+                        j.printing_s += 2;
+                    }
+                    publish_fab(&fixture, &j);
+                }
+            })
+        };
+        FabPrinter {
+            fixture,
+            key,
+            job,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn command(&self, words: &[&str]) -> String {
+        let mut j = lock(&self.job);
+        match words {
+            ["finish"] => {
+                j.finished = true;
+                j.progress = 100.0;
+            }
+            ["print", name @ ..] if !name.is_empty() => {
+                *j = FabJob {
+                    id: j.id + 1,
+                    name: name.join(" "),
+                    progress: 0.0,
+                    printing_s: 0,
+                    finished: false,
+                };
+            }
+            _ => return format!("error unknown fab command: {}", words.join(" ")),
+        }
+        publish_fab(&self.fixture, &j);
+        format!("ok fab {}", words.join(" "))
+    }
+}
+
+impl Drop for FabPrinter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The PrusaLink answers for `job` (PROTOCOLS.md §5 shapes).
+fn publish_fab(fixture: &FabFixture, job: &FabJob) {
+    let state = if job.finished { "FINISHED" } else { "PRINTING" };
+    // About 2 h 10 min in all, as the file name says.
+    let total = 7800.0_f64;
+    let remaining = (total * (100.0 - job.progress) / 100.0).round() as u64;
+    fixture.set_json(
+        "/api/v1/status",
+        200,
+        &serde_json::json!({
+            "storage": {"path": "/usb/", "name": "usb", "read_only": false},
+            "job": {"id": job.id, "progress": job.progress, "time_remaining": remaining,
+                    "time_printing": job.printing_s},
+            "printer": {"state": state, "temp_bed": if job.finished { 41.5 } else { 80.2 },
+                        "target_bed": if job.finished { 0.0 } else { 80.0 },
+                        "temp_nozzle": if job.finished { 62.0 } else { 239.6 },
+                        "target_nozzle": if job.finished { 0.0 } else { 240.0 },
+                        "axis_z": 12.4, "flow": 100, "speed": 100}
+        }),
+    );
+    fixture.set_json(
+        "/api/v1/job",
+        200,
+        &serde_json::json!({
+            "id": job.id, "state": state, "progress": job.progress,
+            "time_remaining": remaining, "time_printing": job.printing_s,
+            "file": {"name": "GEARBO~1.BGC", "display_name": job.name, "path": "/usb",
+                     "size": 2_254_911, "m_timestamp": 1_700_000_000,
+                     "meta": {"filament used [g]": 31.5, "filament used [mm]": 10_410.2,
+                              "filament_type": "PETG"}}
+        }),
+    );
+}
+
 /// Runs one command line; the answer line without its newline.
-fn command(line: &str, receiver: &UploadServer) -> String {
+fn command(line: &str, receiver: &UploadServer, fab: Option<&FabPrinter>) -> String {
     let words: Vec<&str> = line.split_whitespace().collect();
     match words.as_slice() {
+        ["fab", rest @ ..] => match fab {
+            Some(f) => f.command(rest),
+            None => "error no 3D printer: start the lab with --fab prusalink".to_owned(),
+        },
         ["receiver", "down"] => {
             receiver.set_mode(Mode::Refuse);
             "ok receiver down".to_owned()
@@ -311,15 +499,21 @@ fn main() {
     let options = parse_options();
     let agents = start_agents(&options);
     let receiver = UploadServer::start_https("127.0.0.1", &random_token());
+    let fab = options.fab.as_ref().map(|_| FabPrinter::start());
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", manifest(&options, &agents, &receiver));
+    let _ = writeln!(
+        out,
+        "{}",
+        manifest(&options, &agents, &receiver, fab.as_ref())
+    );
     let _ = out.flush();
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        let answer = command(line.trim(), &receiver);
+        let answer = command(line.trim(), &receiver, fab.as_ref());
         let _ = writeln!(out, "{answer}");
         let _ = out.flush();
     }
+    drop(fab);
     drop(receiver);
     drop(agents);
 }
