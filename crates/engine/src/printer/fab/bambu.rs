@@ -635,21 +635,12 @@ pub fn identity(serial: &str, version: Option<&Value>) -> Identity {
 
 /// A non-empty string field (numbers are written as text).
 fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
-    match map.get(key)? {
-        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    super::json::text(map.get(key))
 }
 
 /// A finite number field, also when the firmware sends it as text.
 fn number(map: &Map<String, Value>, key: &str) -> Option<f64> {
-    let n = match map.get(key)? {
-        Value::Number(n) => n.as_f64()?,
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        _ => return None,
-    };
-    n.is_finite().then_some(n)
+    super::json::number(map.get(key))
 }
 
 /// A non-negative integer (error codes), also from text or a float.

@@ -18,6 +18,7 @@
 pub mod bambu;
 pub mod history;
 pub mod http;
+pub mod json;
 pub mod moonraker;
 pub mod octoprint;
 pub mod prusalink;

@@ -460,12 +460,7 @@ fn text(o: &Map<String, Value>, key: &str) -> Option<String> {
 
 /// A finite number field (a number written as a string counts); else missing.
 fn number(o: &Map<String, Value>, key: &str) -> Option<f64> {
-    match o.get(key)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    }
-    .filter(|v| v.is_finite())
+    super::json::number(o.get(key))
 }
 
 /// Whole seconds from a non-negative duration.

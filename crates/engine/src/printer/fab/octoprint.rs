@@ -28,6 +28,7 @@
 //! JSON, or has no state / file list at all, is [`FabError::BadResponse`]);
 //! the API key travels only in the sensitive header set by [`Http`].
 
+use super::json::{number, seconds, text};
 use serde_json::Value;
 
 use super::http::Http;
@@ -389,33 +390,6 @@ fn filament_estimate(file: &Value) -> Option<String> {
     }
     let total: f64 = lengths.iter().sum();
     Some(format!("{total:.1} mm (estimate)"))
-}
-
-/// A non-empty string, trimmed.
-fn text(value: Option<&Value>) -> Option<String> {
-    value
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
-/// A finite number (numbers sent as strings included).
-fn number(value: Option<&Value>) -> Option<f64> {
-    let n = match value? {
-        Value::Number(n) => n.as_f64()?,
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        _ => return None,
-    };
-    n.is_finite().then_some(n)
-}
-
-/// Whole seconds from a non-negative number.
-fn seconds(value: Option<&Value>) -> Option<u64> {
-    number(value)
-        .filter(|n| *n >= 0.0)
-        // Saturating conversion: absurd values become u64::MAX, never a panic.
-        .map(|n| n.round() as u64)
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@
 //! (or not JSON at all) is [`FabError::BadResponse`]. Nothing panics on a
 //! printer's answer.
 
+use super::json::{number, seconds, text};
 use reqwest::header::{AUTHORIZATION, HeaderName, WWW_AUTHENTICATE};
 use serde_json::Value;
 
@@ -353,34 +354,9 @@ fn apply_version(identity: &mut Identity, v: &Value) {
     }
 }
 
-/// A non-empty string (numbers are taken as their text).
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// A job id: a number or a string.
 fn id_text(v: &Value) -> Option<String> {
     text(Some(v))
-}
-
-/// A finite number (a numeric string too).
-fn number(v: Option<&Value>) -> Option<f64> {
-    let x = match v? {
-        Value::Number(n) => n.as_f64()?,
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        _ => return None,
-    };
-    x.is_finite().then_some(x)
-}
-
-/// Whole seconds from a number; negative or absurd (over 100 years) is unknown.
-fn seconds(v: Option<&Value>) -> Option<u64> {
-    let x = number(v)?;
-    (0.0..=3.2e9).contains(&x).then(|| x.round() as u64)
 }
 
 #[cfg(test)]

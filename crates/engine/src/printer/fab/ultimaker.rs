@@ -30,6 +30,7 @@
 //! without a `status` string, or an answer that is not JSON, is
 //! [`FabError::BadResponse`]. Nothing panics on a printer's answer.
 
+use super::json::{number, seconds, text};
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::Value;
 
@@ -300,31 +301,6 @@ pub fn unix_time(text: &str) -> Option<i64> {
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
         .map(|n| n.and_utc().timestamp())
-}
-
-/// A non-empty string (numbers are taken as their text).
-fn text(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// A finite number (a numeric string too).
-fn number(v: Option<&Value>) -> Option<f64> {
-    let x = match v? {
-        Value::Number(n) => n.as_f64()?,
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        _ => return None,
-    };
-    x.is_finite().then_some(x)
-}
-
-/// Whole seconds; negative or absurd (over 100 years) is unknown.
-fn seconds(v: Option<&Value>) -> Option<u64> {
-    let x = number(v)?;
-    (0.0..=3.2e9).contains(&x).then(|| x.round() as u64)
 }
 
 #[cfg(test)]
