@@ -661,12 +661,6 @@ async fn post(
 /// What a failed reqwest call means.
 fn judge(e: &reqwest::Error, target: &IppTarget, timeout: Duration) -> IppError {
     let t = target.printer_uri.clone();
-    let mut chain: Vec<&(dyn StdError + 'static)> = vec![e];
-    let mut cur: &(dyn StdError + 'static) = e;
-    while let Some(next) = cur.source() {
-        chain.push(next);
-        cur = next;
-    }
     // hyper-rustls wraps the TLS error in io::Errors (two deep), whose
     // `source()` skips it: look inside them.
     let tls = find_rustls(e);
@@ -682,30 +676,13 @@ fn judge(e: &reqwest::Error, target: &IppTarget, timeout: Duration) -> IppError 
             waited: timeout,
         };
     }
-    let root = chain
-        .last()
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| "unknown error".into());
-    let io = chain
-        .iter()
-        .find_map(|c| c.downcast_ref::<std::io::Error>())
-        .map(std::io::Error::kind);
+    let cause = crate::printer::net::cause_of(e);
+    let (root, io) = (&cause.root, cause.io);
     use std::io::ErrorKind as K;
     let host = target.http_url.host_str().unwrap_or_default();
     let port = target.http_url.port().unwrap_or(DEFAULT_PORT);
     if e.is_connect() {
-        let message = match io {
-            Some(K::ConnectionRefused) => {
-                format!("nothing answers at {host}:{port} (connection refused)")
-            }
-            Some(K::HostUnreachable | K::NetworkUnreachable) => {
-                format!("{host} cannot be reached from here (no route)")
-            }
-            _ if root.contains("dns error") || root.contains("failed to lookup") => {
-                format!("the name {host} could not be resolved")
-            }
-            _ => format!("could not connect to {host}:{port}: {root}"),
-        };
+        let message = crate::printer::net::connect_failure(&cause, host, port);
         return IppError::ConnectFailed { target: t, message };
     }
     if matches!(

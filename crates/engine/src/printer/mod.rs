@@ -7,6 +7,7 @@ pub mod fab;
 pub mod ipp;
 pub mod model;
 pub mod names;
+pub mod net;
 pub mod oids;
 pub mod read;
 pub mod standard;

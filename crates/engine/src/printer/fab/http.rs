@@ -9,7 +9,6 @@
 //! "no job" for some printers: the protocol module decides). The secret header
 //! is marked sensitive so reqwest never logs it.
 
-use std::error::Error as StdError;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderName, HeaderValue};
@@ -254,38 +253,14 @@ pub fn judge(e: &reqwest::Error, target: &str, url: &Url, timeout: Duration) -> 
             waited: timeout,
         };
     }
-    let mut chain: Vec<&(dyn StdError + 'static)> = vec![e];
-    let mut cur: &(dyn StdError + 'static) = e;
-    while let Some(next) = cur.source() {
-        chain.push(next);
-        cur = next;
-    }
-    let root = chain
-        .last()
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| "unknown error".into());
-    let io = chain
-        .iter()
-        .find_map(|c| c.downcast_ref::<std::io::Error>())
-        .map(std::io::Error::kind);
-    use std::io::ErrorKind as K;
-    let host = url.host_str().unwrap_or_default();
-    let port = url.port_or_known_default().unwrap_or(80);
+    let cause = crate::printer::net::cause_of(e);
     if e.is_connect() {
-        let message = match io {
-            Some(K::ConnectionRefused) => {
-                format!("nothing answers at {host}:{port} (connection refused)")
-            }
-            Some(K::HostUnreachable | K::NetworkUnreachable) => {
-                format!("{host} cannot be reached from here (no route)")
-            }
-            _ if root.contains("dns error") || root.contains("failed to lookup") => {
-                format!("the name {host} could not be resolved")
-            }
-            _ => format!("could not connect to {host}:{port}: {root}"),
-        };
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or(80);
+        let message = crate::printer::net::connect_failure(&cause, host, port);
         return FabError::ConnectFailed { target: t, message };
     }
+    let root = cause.root;
     FabError::BadResponse {
         target: t,
         message: format!("the printer's answer broke off: {root}"),
