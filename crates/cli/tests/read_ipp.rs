@@ -25,8 +25,16 @@ fn text(o: &Output) -> (String, String) {
 fn read_ipp_json_prints_one_reading_of_the_printer() {
     let p = IppEvePrinter::start();
     p.set_supplies(&[95, 3]);
-    let out = printscout(&["read", &p.url(), "--json"]);
-    let (stdout, stderr) = text(&out);
+    // ippeveprinter applies the form a moment after answering it: read until it shows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (out, stdout, stderr) = loop {
+        let out = printscout(&["read", &p.url(), "--json"]);
+        let (stdout, stderr) = text(&out);
+        if stdout.contains("toner-low-report") || std::time::Instant::now() > deadline {
+            break (out, stdout, stderr);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     assert!(out.status.success(), "{stdout}\n{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
     assert_eq!(v["target"], p.url().as_str());
