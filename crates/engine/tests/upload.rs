@@ -945,3 +945,100 @@ async fn uploads_keep_working_while_the_collector_queues_items_on_its_own_connec
         "rounds failed while the collector wrote: {failures:?}, e.g. {example:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// 3D jobs leave the site as `job` items (metadata only).
+
+#[tokio::test]
+async fn a_finished_3d_job_is_uploaded_once_as_a_job_item_with_its_metadata_only() {
+    use printscout_engine::printer::fab::{
+        CurrentJob, FabState, FabStatus, FabTarget, build_reading,
+    };
+    use printscout_engine::printer::model::{Identity, ReadStats};
+    use printscout_engine::store::{PollKind, PollOutcome, PollResult, Rules};
+    let server = UploadServer::start_https("127.0.0.17", TOKEN);
+    let mut site = Site::new(&config(&server), token_only(), fast());
+    let target = FabTarget::parse("prusalink://127.0.0.1:8080").expect("target");
+    let reading = |state: FabState, progress: f64| {
+        let status = FabStatus {
+            state,
+            state_text: format!("{state:?}").to_uppercase(),
+            job: Some(CurrentJob {
+                id: Some("31".into()),
+                name: Some("hinge.bgcode".into()),
+                progress_percent: Some(progress),
+                elapsed_s: Some(600),
+                material: Some("PLA 9.5 g".into()),
+                ..CurrentJob::default()
+            }),
+            temperatures: vec![],
+            errors: vec![],
+        };
+        let identity = Identity {
+            vendor: Some("Prusa Research".into()),
+            serial: Some("10589-0000000042".into()),
+            ..Identity::default()
+        };
+        build_reading(&target, identity, status, ReadStats::default())
+    };
+    let mut device = None;
+    for (minute, state, progress) in [
+        (0, FabState::Printing, 40.0),
+        (5, FabState::Finished, 100.0),
+        (10, FabState::Finished, 100.0),
+    ] {
+        let rec = site
+            .store
+            .record(
+                &PollResult {
+                    device_id: device,
+                    address: "prusalink://127.0.0.1:8080".into(),
+                    kind: PollKind::Status,
+                    at: 1_793_606_400_000 + minute * 60_000,
+                    outcome: PollOutcome::Read {
+                        reading: Box::new(reading(state, progress)),
+                        credential: None,
+                    },
+                },
+                &Rules::default(),
+            )
+            .expect("recorded");
+        device = rec.device_id;
+    }
+    site.send().await.expect("uploaded");
+    let jobs: Vec<_> = server
+        .items()
+        .into_iter()
+        .filter(|i| i.kind == "job")
+        .collect();
+    assert_eq!(jobs.len(), 1, "one finished job, once: {jobs:?}");
+    let data: serde_json::Value = serde_json::from_str(&jobs[0].data).expect("JSON");
+    assert_eq!(data["name"], "hinge.bgcode");
+    assert_eq!(data["result"], "completed");
+    assert_eq!(data["material"], "PLA 9.5 g");
+    assert_eq!(data["synthesised"], true);
+    assert_eq!(data["identity_key"], "sn:prusa research:10589-0000000042");
+    let keys: BTreeSet<&str> = data
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from([
+            "device_id",
+            "identity_key",
+            "job_key",
+            "name",
+            "started_at",
+            "ended_at",
+            "duration_s",
+            "result",
+            "material",
+            "synthesised"
+        ]),
+        "metadata only"
+    );
+    assert_eq!(site.queued(), 0);
+}
