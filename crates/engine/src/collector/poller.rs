@@ -222,7 +222,7 @@ impl SnmpPoller {
                     });
                     let options = FabOptions {
                         key,
-                        extra_roots_pem: trust.clone(),
+                        extra_roots_pem: trust,
                         ..FabOptions::default()
                     };
                     match read_fab(&target, &options).await {
