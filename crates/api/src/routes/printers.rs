@@ -32,7 +32,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use printscout_engine::config::CredentialConfig;
-use printscout_engine::printer::fab::{FabOptions, FabTarget, read_fab};
+use printscout_engine::printer::fab::{FabOptions, FabStatus, FabTarget, read_fab};
 use printscout_engine::printer::read_device;
 use printscout_engine::secret::Secret;
 use printscout_engine::secrets::printer_key_name_of;
@@ -832,13 +832,13 @@ async fn detail_of(ctx: &AppState, id: i64) -> Result<PrinterDetail, ApiError> {
                 .map_err(|_| ApiError::internal("the cache is unavailable"))?;
             summary_of(store, &mut cache, &d)?
         };
-        let fab = if is_fab(&d) {
+        let fab = if d.is_3d_printer() {
             reading.as_ref().and_then(fab_view)
         } else {
             None
         };
         let key_set = match FabTarget::parse(d.address.as_deref().unwrap_or_default()) {
-            Ok(t) if is_fab(&d) => {
+            Ok(t) if d.is_3d_printer() => {
                 Some(c.secrets.is_set(&printer_key_name_of(&t)).unwrap_or(false))
             }
             _ => None,
@@ -1356,105 +1356,55 @@ pub async fn jobs(
 }
 
 fn device_jobs(store: &Store, id: i64, limit: u32) -> Result<Vec<JobItem>, ApiError> {
-    // Loose by SQL: a value of an odd type is "not known", never an error.
-    let mut st = store
-        .connection()
-        .prepare_cached(
-            "SELECT CAST(job_key AS TEXT), CAST(name AS TEXT),
-                    CASE WHEN typeof(started_at) = 'integer' THEN started_at END,
-                    CASE WHEN typeof(ended_at) = 'integer' THEN ended_at END,
-                    CASE WHEN typeof(duration_s) = 'integer' THEN duration_s END,
-                    CAST(result AS TEXT), CAST(material AS TEXT),
-                    coalesce(synthesised, 0) != 0
-               FROM jobs WHERE device_id = ?1
-              ORDER BY coalesce(started_at, ended_at, 0) DESC, id DESC LIMIT ?2",
-        )
-        .map_err(|e| store_error(e.into()))?;
-    let rows = st
-        .query_map([id, i64::from(limit)], |r| {
-            let ended: Option<i64> = r.get(3)?;
-            Ok(JobItem {
-                key: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
-                name: r.get(1)?,
-                started_at: time(r.get(2)?),
-                ended_at: time(ended),
-                duration_s: r.get(4)?,
-                result: r.get(5)?,
-                material: r.get(6)?,
-                synthesised: r.get(7)?,
-                running: ended.is_none(),
-            })
+    let jobs = store.device_jobs(id, limit).map_err(store_error)?;
+    Ok(jobs
+        .into_iter()
+        .map(|j| JobItem {
+            key: j.job_key,
+            name: j.name,
+            started_at: time(j.started_at),
+            ended_at: time(j.ended_at),
+            duration_s: j.duration_s,
+            result: j.result,
+            material: j.material,
+            synthesised: j.synthesised,
+            running: j.ended_at.is_none(),
         })
-        .map_err(|e| store_error(e.into()))?;
-    rows.collect::<Result<Vec<_>, _>>()
-        .map_err(|e| store_error(e.into()))
+        .collect())
 }
 
-/// Whether a device is a 3D printer (by protocol, or by what it said it is).
-fn is_fab(d: &DeviceRecord) -> bool {
-    printscout_engine::printer::fab::FabProtocol::from_scheme(&d.protocol).is_some()
-        || d.device_kind.as_deref() == Some("3d_printer")
-}
-
-/// The `fab` part of a stored reading, read loosely: a field of an odd type
-/// is "not known", never an error.
+/// The `fab` part of a stored reading (the engine's `FabStatus`); a reading
+/// stored without one, or one that no longer parses, shows none.
 fn fab_view(reading: &serde_json::Value) -> Option<FabView> {
-    let fab = reading.get("fab").filter(|f| f.is_object())?;
-    let s = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
-    let f = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_f64);
-    let u = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_u64);
-    let job = fab
-        .get("job")
-        .filter(|j| j.is_object())
-        .map(|j| FabJobView {
-            id: s(j, "id").or_else(|| j.get("id").and_then(|x| x.as_i64()).map(|n| n.to_string())),
-            name: s(j, "name"),
-            progress_percent: f(j, "progress_percent").filter(|p| p.is_finite()),
-            elapsed_s: u(j, "elapsed_s"),
-            remaining_s: u(j, "remaining_s"),
-            started_at: time(
-                j.get("started_at")
-                    .and_then(serde_json::Value::as_i64)
-                    .map(|s| s.saturating_mul(1000)),
-            ),
-            material: s(j, "material"),
-        });
-    let temperatures = fab
-        .get("temperatures")
-        .and_then(|t| t.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|t| {
-                    Some(TemperatureView {
-                        name: s(t, "name")?,
-                        actual: f(t, "actual"),
-                        target: f(t, "target"),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let errors = fab
-        .get("errors")
-        .and_then(|e| e.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let fab: FabStatus = serde_json::from_value(reading.get("fab")?.clone()).ok()?;
     Some(FabView {
-        state: s(fab, "state").unwrap_or_else(|| "unknown".into()),
-        state_text: s(fab, "state_text"),
-        job,
-        temperatures,
-        errors,
+        state: fab.state.as_str().to_owned(),
+        state_text: Some(fab.state_text).filter(|t| !t.is_empty()),
+        job: fab.job.map(|j| FabJobView {
+            id: j.id,
+            name: j.name,
+            progress_percent: j.progress_percent.filter(|p| p.is_finite()),
+            elapsed_s: j.elapsed_s,
+            remaining_s: j.remaining_s,
+            started_at: time(j.started_at.map(|s| s.saturating_mul(1000))),
+            material: j.material,
+        }),
+        temperatures: fab
+            .temperatures
+            .into_iter()
+            .map(|t| TemperatureView {
+                name: t.name,
+                actual: t.actual,
+                target: t.target,
+            })
+            .collect(),
+        errors: fab.errors,
     })
 }
 
 /// A 3D printer's state from its latest reading (one query; other devices: none).
 fn fab_of(store: &Store, d: &DeviceRecord) -> Result<Option<FabView>, ApiError> {
-    if !is_fab(d) {
+    if !d.is_3d_printer() {
         return Ok(None);
     }
     Ok(store

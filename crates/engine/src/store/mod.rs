@@ -149,6 +149,13 @@ pub struct DeviceRecord {
 }
 
 impl DeviceRecord {
+    /// Whether it is a 3D printer: polled over a 3D-printer protocol, or it
+    /// said so when read.
+    pub fn is_3d_printer(&self) -> bool {
+        crate::printer::fab::FabProtocol::from_scheme(&self.protocol).is_some()
+            || self.device_kind.as_deref() == Some("3d_printer")
+    }
+
     /// What to call it: the user's name, else the host name, else model and address.
     pub fn display_name(&self) -> String {
         if let Some(n) = self.name.clone().or_else(|| self.hostname.clone()) {

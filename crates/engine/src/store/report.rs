@@ -21,9 +21,6 @@ use crate::export::{
     UtilisationRow, jobs_section,
 };
 
-/// The protocols of 3D printers (`devices.protocol`).
-const FAB_PROTOCOLS: [&str; 5] = ["octoprint", "moonraker", "prusalink", "bambu", "ultimaker"];
-
 /// A stored integer however SQLite typed it (a REAL or numeric TEXT is
 /// accepted, anything else is unknown).
 fn loose_int(v: rusqlite::types::ValueRef<'_>) -> Option<i64> {
@@ -378,25 +375,10 @@ impl Store {
              ORDER BY device_id, started_at, job_key",
         )?;
         let stored: Vec<StoredJob> = st
-            .query_map(params![to.unwrap_or(i64::MAX)], |r| {
-                Ok(StoredJob {
-                    device_id: r.get(0)?,
-                    job_key: loose_text(r.get_ref(1)?).unwrap_or_default(),
-                    name: loose_text(r.get_ref(2)?),
-                    started_at: loose_int(r.get_ref(3)?),
-                    ended_at: loose_int(r.get_ref(4)?),
-                    duration_s: loose_int(r.get_ref(5)?),
-                    result: loose_text(r.get_ref(6)?),
-                    material: loose_text(r.get_ref(7)?),
-                    synthesised: loose_int(r.get_ref(8)?).is_some_and(|n| n != 0),
-                })
-            })?
+            .query_map(params![to.unwrap_or(i64::MAX)], stored_job)?
             .collect::<Result<_, _>>()?;
         let with_jobs: BTreeSet<i64> = stored.iter().map(|j| j.device_id).collect();
-        let is_fab = |d: &DeviceRecord| {
-            d.device_kind.as_deref() == Some("3d_printer")
-                || FAB_PROTOCOLS.contains(&d.protocol.as_str())
-        };
+        let is_fab = DeviceRecord::is_3d_printer;
         let machines: Vec<Machine> = devices
             .iter()
             .filter(|d| (is_fab(d) && !d.removed) || with_jobs.contains(&d.id))
@@ -421,4 +403,34 @@ impl Store {
         utilisation.retain(|u| kept.contains(&u.device_id));
         Ok((jobs, utilisation))
     }
+
+    /// A device's latest `limit` jobs, newest first (by start, else end).
+    pub fn device_jobs(&self, device_id: i64, limit: u32) -> Result<Vec<StoredJob>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT device_id, job_key, name, started_at, ended_at, duration_s, result, material,
+                    synthesised
+             FROM jobs WHERE device_id = ?1
+             ORDER BY coalesce(started_at, ended_at, 0) DESC, id DESC LIMIT ?2",
+        )?;
+        let jobs = st
+            .query_map(params![device_id, i64::from(limit)], stored_job)?
+            .collect::<Result<_, _>>()?;
+        Ok(jobs)
+    }
+}
+
+/// One `jobs` row (columns as both queries above select them), read loosely:
+/// a value of an odd type is "not known", never an error.
+fn stored_job(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredJob> {
+    Ok(StoredJob {
+        device_id: r.get(0)?,
+        job_key: loose_text(r.get_ref(1)?).unwrap_or_default(),
+        name: loose_text(r.get_ref(2)?),
+        started_at: loose_int(r.get_ref(3)?),
+        ended_at: loose_int(r.get_ref(4)?),
+        duration_s: loose_int(r.get_ref(5)?),
+        result: loose_text(r.get_ref(6)?),
+        material: loose_text(r.get_ref(7)?),
+        synthesised: loose_int(r.get_ref(8)?).is_some_and(|n| n != 0),
+    })
 }
