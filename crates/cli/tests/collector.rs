@@ -5,10 +5,11 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use printscout_testkit::cmd::shown as text;
+use printscout_testkit::service::Service;
 use printscout_testkit::{Snmpd, free_udp_port, recordings_dir};
 
 fn printscout(data: &Path, args: &[&str]) -> Output {
@@ -62,60 +63,20 @@ fn devices(data: &Path) -> Vec<serde_json::Value> {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON ({e}): {}", text(&out)))
 }
 
-struct Service(Child);
-
-impl Service {
-    fn start(data: &Path, extra: &[&str]) -> Service {
-        let log = std::fs::File::create(data.join("service.err")).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_printscout"))
-            .args(["run", "--catch-up-window", "1s", "--api-port", "0"])
-            .args(extra)
-            .env("PRINTSCOUT_DATA_DIR", data)
-            .env("PRINTSCOUT_CONFIG", data.join("none.toml"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start the service");
-        Service(child)
-    }
-
-    /// SIGTERM, then the exit status within 15 s.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(s) = self.0.try_wait().expect("wait") {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the service did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+/// `printscout run` over `data` with `extra` arguments; stderr in `<data>/service.err`.
+fn start_service(data: &Path, extra: &[&str]) -> Service {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_printscout"));
+    command
+        .args(["run", "--catch-up-window", "1s", "--api-port", "0"])
+        .args(extra)
+        .env("PRINTSCOUT_DATA_DIR", data)
+        .env("PRINTSCOUT_CONFIG", data.join("none.toml"))
+        .stdout(Stdio::piped());
+    Service::spawn(command, &data.join("service.err"))
 }
 
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_until(what: &str, data: &Path, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; service log:\n{}",
-            std::fs::read_to_string(data.join("service.err")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn wait_until(what: &str, service: &Service, done: impl FnMut() -> bool) {
+    service.wait_until(what, Duration::from_secs(30), done);
 }
 
 #[test]
@@ -127,7 +88,7 @@ fn the_service_polls_the_devices_added_beside_it_and_stops_cleanly_on_sigterm() 
     let dir = data_dir(port, &[]);
     let data = dir.path();
     add(data, at(net, 10, port));
-    let service = Service::start(
+    let service = start_service(
         data,
         &[
             "--status-every",
@@ -140,7 +101,7 @@ fn the_service_polls_the_devices_added_beside_it_and_stops_cleanly_on_sigterm() 
     );
     // Added while the service runs: it notices without a restart.
     add(data, at(net, 11, port));
-    wait_until("a second full read of both devices", data, || {
+    wait_until("a second full read of both devices", &service, || {
         let out = printscout(data, &["history", "AA2JZZ00042", "--json"]);
         let mono = printscout(data, &["history", "VNBZZ00421", "--json"]);
         [out, mono].iter().all(|o| {
@@ -191,15 +152,20 @@ fn the_service_polls_the_devices_added_beside_it_and_stops_cleanly_on_sigterm() 
         csv.contains("VNBZZ00421") && csv.contains(",48213,48213,0,"),
         "{csv}"
     );
-    wait_until("the scheduled report in the data directory", data, || {
-        std::fs::read_dir(data.join("reports")).is_ok_and(|d| {
-            let names: Vec<String> = d
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            names.iter().any(|n| n.ends_with(".xlsx")) && names.iter().any(|n| n.ends_with(".csv"))
-        })
-    });
+    wait_until(
+        "the scheduled report in the data directory",
+        &service,
+        || {
+            std::fs::read_dir(data.join("reports")).is_ok_and(|d| {
+                let names: Vec<String> = d
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                names.iter().any(|n| n.ends_with(".xlsx"))
+                    && names.iter().any(|n| n.ends_with(".csv"))
+            })
+        },
+    );
     let status = service.stop();
     assert!(status.success(), "exit status {status:?}");
     let logs: Vec<_> = std::fs::read_dir(data.join("logs"))
@@ -234,9 +200,9 @@ fn a_printer_that_moves_to_another_address_is_followed_by_rediscovery() {
     }
     // DHCP gave it another address.
     let _after = agent("mono-laser.snmprec", &[at(net, 20, port)]);
-    let service = Service::start(data, &["--status-every", "2s", "--rediscover-every", "1h"]);
+    let service = start_service(data, &["--status-every", "2s", "--rediscover-every", "1h"]);
     let moved = at(net, 20, port).to_string();
-    wait_until("the device at its new address", data, || {
+    wait_until("the device at its new address", &service, || {
         devices(data).iter().any(|d| d["address"] == moved.as_str())
     });
     assert!(service.stop().success());
@@ -275,9 +241,9 @@ fn two_printers_that_swap_addresses_stay_two_printers() {
     }
     let _a = agent("mono-laser.snmprec", &[at(net, 11, port)]);
     let _b = agent("colour-mfp.snmprec", &[at(net, 10, port)]);
-    let service = Service::start(data, &["--status-every", "1s", "--meters-every", "2s"]);
+    let service = start_service(data, &["--status-every", "1s", "--meters-every", "2s"]);
     let (ten, eleven) = (at(net, 10, port).to_string(), at(net, 11, port).to_string());
-    wait_until("both printers at their new addresses", data, || {
+    wait_until("both printers at their new addresses", &service, || {
         let list = devices(data);
         list.iter()
             .any(|d| d["serial"] == "VNBZZ00421" && d["address"] == eleven.as_str())
@@ -299,12 +265,12 @@ fn a_printer_that_stops_answering_is_offline_after_three_polls_and_back_when_it_
     let agent_once = agent("mono-laser.snmprec", &[addr]);
     add(data, addr);
     drop(agent_once);
-    let service = Service::start(data, &["--status-every", "1s", "--meters-every", "1h"]);
-    wait_until("the device offline", data, || {
+    let service = start_service(data, &["--status-every", "1s", "--meters-every", "1h"]);
+    wait_until("the device offline", &service, || {
         devices(data)[0]["offline"] == true
     });
     let _again = agent("mono-laser.snmprec", &[addr]);
-    wait_until("the device back", data, || {
+    wait_until("the device back", &service, || {
         devices(data)[0]["offline"] == false
     });
     assert!(service.stop().success());
@@ -374,10 +340,8 @@ fn removing_a_device_keeps_its_history_out_of_the_list() {
 #[test]
 fn the_service_serves_the_api_on_loopback_and_says_where() {
     let dir = data_dir(free_udp_port(), &[]);
-    let mut svc = Service::start(dir.path(), &[]);
-    wait_until("api.json", dir.path(), || {
-        dir.path().join("api.json").is_file()
-    });
+    let mut svc = start_service(dir.path(), &[]);
+    wait_until("api.json", &svc, || dir.path().join("api.json").is_file());
     let info: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("api.json")).expect("api.json"))
             .expect("api.json is JSON");
@@ -399,7 +363,7 @@ fn the_service_serves_the_api_on_loopback_and_says_where() {
     }
     // The first line on stdout names the URL (and where the token is, never the token).
     let mut first = String::new();
-    let stdout = svc.0.stdout.as_mut().expect("stdout");
+    let stdout = svc.stdout().expect("stdout");
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
         .expect("read stdout");
     assert!(first.contains(&url), "{first}");

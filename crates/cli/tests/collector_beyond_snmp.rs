@@ -7,11 +7,12 @@
 //! with SIGTERM.
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use printscout_testkit::cmd::shown as text;
 use printscout_testkit::ippeve::IppEvePrinter;
+use printscout_testkit::service::Service;
 
 fn printscout(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_printscout"))
@@ -44,55 +45,19 @@ fn devices(data: &Path) -> Vec<serde_json::Value> {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON ({e}): {}", text(&out)))
 }
 
-struct Service(Child);
-
-impl Service {
-    fn start(data: &Path) -> Service {
-        let log = std::fs::File::create(data.join("service.err")).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_printscout"))
-            .args(["run", "--catch-up-window", "1s", "--api-port", "0"])
-            .env("PRINTSCOUT_DATA_DIR", data)
-            .env("PRINTSCOUT_CONFIG", data.join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start the service");
-        Service(child)
-    }
-
-    fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(s) = self.0.try_wait().expect("wait") {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "the service did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+/// `printscout run` over `data`; stderr in `<data>/service.err`.
+fn start_service(data: &Path) -> Service {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_printscout"));
+    command
+        .args(["run", "--catch-up-window", "1s", "--api-port", "0"])
+        .env("PRINTSCOUT_DATA_DIR", data)
+        .env("PRINTSCOUT_CONFIG", data.join("config.toml"))
+        .stdout(Stdio::null());
+    Service::spawn(command, &data.join("service.err"))
 }
 
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_until(what: &str, data: &Path, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; service log:\n{}",
-            std::fs::read_to_string(data.join("service.err")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn wait_until(what: &str, service: &Service, done: impl FnMut() -> bool) {
+    service.wait_until(what, Duration::from_secs(30), done);
 }
 
 #[test]
@@ -108,21 +73,17 @@ fn an_ipp_printer_added_by_its_url_is_polled_over_ipp_and_its_toner_running_out_
     assert_eq!(list[0]["protocol"], "ipp");
     assert_eq!(list[0]["address"], url.as_str());
     assert_eq!(list[0]["status"], "ok", "{list:?}");
-    let service = Service::start(data.path());
+    let service = start_service(data.path());
     // Toner empty through the printer's own web form: the next status poll sees it.
     printer.set_supplies(&[100, 0]);
-    wait_until(
-        "a supply_empty event from a status poll",
-        data.path(),
-        || {
-            let store = printscout_engine::store::Store::open_in(data.path()).expect("open store");
-            store
-                .events_since(0, 100)
-                .expect("events")
-                .iter()
-                .any(|e| e.kind.as_str() == "supply_empty")
-        },
-    );
+    wait_until("a supply_empty event from a status poll", &service, || {
+        let store = printscout_engine::store::Store::open_in(data.path()).expect("open store");
+        store
+            .events_since(0, 100)
+            .expect("events")
+            .iter()
+            .any(|e| e.kind.as_str() == "supply_empty")
+    });
     assert!(service.stop().success());
     let d = &devices(data.path())[0];
     assert_eq!(d["protocol"], "ipp", "still polled over IPP: {d}");
@@ -249,7 +210,7 @@ fn a_prusalink_job_seen_by_the_service_becomes_one_job_in_the_store_and_the_expo
     let d = &devices(data.path())[0];
     assert_eq!(d["protocol"], "prusalink");
     assert_eq!(d["serial"], "10589-3742441632105");
-    let service = Service::start(data.path());
+    let service = start_service(data.path());
     let jobs = |data: &Path| -> Vec<(String, String)> {
         let store = printscout_engine::store::Store::open_in(data).expect("open store");
         let mut st = store
@@ -262,11 +223,11 @@ fn a_prusalink_job_seen_by_the_service_becomes_one_job_in_the_store_and_the_expo
             .expect("rows")
     };
     prusa_state(&f, "PRINTING", Some((12, 20.0, 300)));
-    wait_until("the running job", data.path(), || {
+    wait_until("the running job", &service, || {
         jobs(data.path()) == [("bracket_v3.bgcode".to_string(), "in_progress".to_string())]
     });
     prusa_state(&f, "FINISHED", Some((12, 100.0, 1500)));
-    wait_until("the finished job", data.path(), || {
+    wait_until("the finished job", &service, || {
         jobs(data.path()) == [("bracket_v3.bgcode".to_string(), "completed".to_string())]
     });
     // Sitting on "finished", then idle: still one job.
@@ -330,8 +291,8 @@ fn a_self_signed_ipps_printer_added_with_its_certificate_is_trusted_by_the_servi
     let first = devices(data.path())[0]["last_status"]
         .as_i64()
         .expect("polled once");
-    let service = Service::start(data.path());
-    wait_until("a status poll over TLS", data.path(), || {
+    let service = start_service(data.path());
+    wait_until("a status poll over TLS", &service, || {
         let d = &devices(data.path())[0];
         d["last_status"].as_i64().is_some_and(|t| t > first) && d["failures"] == 0
     });
@@ -372,8 +333,8 @@ fn a_3d_printer_that_rejects_its_key_is_rejected_in_words_and_never_offline() {
     assert!(out.status.success(), "{}", text(&out));
     // Someone changes the printer's password: every poll from now on is refused.
     f.set_access(digest("changed-pass-2"));
-    let service = Service::start(data.path());
-    wait_until("the rejection to be recorded", data.path(), || {
+    let service = start_service(data.path());
+    wait_until("the rejection to be recorded", &service, || {
         devices(data.path())[0]["last_error"]
             .as_str()
             .is_some_and(|e| e.contains("rejected"))

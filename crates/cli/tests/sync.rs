@@ -3,11 +3,12 @@
 //! service runs, then through a running `printscout run` (its loopback API).
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use printscout_engine::store::Store;
 use printscout_testkit::cmd::{output_with_stdin, shown as text};
+use printscout_testkit::service::Service;
 use printscout_testkit::upload_server::{Mode, UploadServer};
 
 const TOKEN: &str = "sync-sentinel-token-51c2";
@@ -63,42 +64,20 @@ fn queued(dir: &Path) -> i64 {
         .expect("summary")
 }
 
-struct Service(Child);
-
-impl Service {
-    fn start(dir: &Path) -> Service {
-        let child = Command::new(env!("CARGO_BIN_EXE_printscout"))
-            .args(["run", "--api-port", "0"])
-            .env("PRINTSCOUT_DATA_DIR", dir)
-            .env("PRINTSCOUT_CONFIG", dir.join("printscout.toml"))
-            .env("PRINTSCOUT_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start printscout run");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !dir.join("api.json").is_file() {
-            assert!(Instant::now() < deadline, "the service wrote no api.json");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Service(child)
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// `printscout run` over `dir`, once it has written `api.json`.
+fn start_service(dir: &Path) -> Service {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_printscout"));
+    command
+        .args(["run", "--api-port", "0"])
+        .env("PRINTSCOUT_DATA_DIR", dir)
+        .env("PRINTSCOUT_CONFIG", dir.join("printscout.toml"))
+        .env("PRINTSCOUT_LOG", "info")
+        .stdout(Stdio::null());
+    let service = Service::spawn(command, &dir.join("service.err"));
+    service.wait_until("api.json", Duration::from_secs(30), || {
+        dir.join("api.json").is_file()
+    });
+    service
 }
 
 #[test]
@@ -164,7 +143,7 @@ fn sync_now_asks_the_running_service_which_uploads_everything_once() {
     let server = UploadServer::start_https("127.0.0.132", TOKEN);
     let dir = data_dir(&server);
     let first = enqueue(dir.path(), "status", 5);
-    let service = Service::start(dir.path());
+    let service = start_service(dir.path());
     // The service's first round starts at once.
     let deadline = Instant::now() + Duration::from_secs(30);
     while queued(dir.path()) > 0 {

@@ -25,13 +25,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use printscout_engine::store::Store;
 use printscout_engine::uplink::protocol;
 use printscout_testkit::cmd::{output_with_stdin, shown as text};
+use printscout_testkit::service::Service;
 use printscout_testkit::upload_server::{Answer, Mode, UploadServer};
 use printscout_testkit::{Snmpd, free_udp_port, recordings_dir};
 
@@ -86,79 +87,23 @@ fn printscout(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     output_with_stdin(c, stdin)
 }
 
-struct Service {
-    child: Child,
-    log: PathBuf,
+/// `printscout run` uploading to `server`; its stderr (debug level) goes to
+/// `<data>/service-<n>.err`.
+fn start_service(data: &Path, server: &UploadServer, n: usize) -> Service {
+    let ca = server.ca_file().expect("an HTTPS receiver");
+    let mut c = command(data);
+    c.args(["run", "--catch-up-window", "1s", "--api-port", "0"])
+        .args(["--status-every", "1s", "--meters-every", "2s"])
+        .args(["--upload-url", &server.url()])
+        .arg("--ca-file")
+        .arg(ca)
+        .env("PRINTSCOUT_LOG", "debug")
+        .stdout(Stdio::null());
+    Service::spawn(c, &data.join(format!("service-{n}.err")))
 }
 
-impl Service {
-    /// `printscout run` uploading to `server`; its stderr (debug level)
-    /// goes to `<data>/service-<n>.err`.
-    fn start(data: &Path, server: &UploadServer, n: usize) -> Service {
-        let log = data.join(format!("service-{n}.err"));
-        let ca = server.ca_file().expect("an HTTPS receiver");
-        let child = command(data)
-            .args(["run", "--catch-up-window", "1s", "--api-port", "0"])
-            .args(["--status-every", "1s", "--meters-every", "2s"])
-            .args(["--upload-url", &server.url()])
-            .arg("--ca-file")
-            .arg(ca)
-            .env("PRINTSCOUT_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("a log file"))
-            .spawn()
-            .expect("start the service");
-        Service { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL (our own child, by its PID) and reap it.
-    fn kill_9(mut self) {
-        self.child.kill().expect("SIGKILL the service");
-        let status = self.child.wait().expect("reap it");
-        assert!(!status.success(), "{status:?}");
-    }
-
-    /// SIGTERM, then its exit within 15 s.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(s) = self.child.try_wait().expect("wait") {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the service did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_for(what: &str, timeout: Duration, service: &Service, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; service log:\n{}",
-            service.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for(what: &str, timeout: Duration, service: &Service, done: impl FnMut() -> bool) {
+    service.wait_until(what, timeout, done);
 }
 
 /// The highest outbox seq ever handed out, and the seqs waiting.
@@ -234,7 +179,7 @@ fn a_service_killed_during_an_upload_loses_nothing_and_resends_with_the_same_key
     }
 
     // Uploads work.
-    let service = Service::start(data, &server, 1);
+    let service = start_service(data, &server, 1);
     wait_for(
         "a first acknowledged upload",
         Duration::from_secs(60),
@@ -286,7 +231,7 @@ fn a_service_killed_during_an_upload_loses_nothing_and_resends_with_the_same_key
 
     // The receiver is back; the service restarts.
     server.set_mode(Mode::Normal);
-    let service = Service::start(data, &server, 2);
+    let service = start_service(data, &server, 2);
     let site_id = {
         let store = Store::open_in(data).expect("open the database");
         store.site_id().expect("the site id")

@@ -46,6 +46,7 @@ pub mod netsnmp;
 pub mod octoprint;
 mod probe;
 mod process;
+pub mod service;
 pub mod smtp;
 mod snmpd;
 mod snmprec;
