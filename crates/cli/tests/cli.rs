@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use printscout_testkit::{Snmpsim, V3User, free_udp_port, recordings_dir};
+use printscout_testkit::{SilentUdpPort, Snmpsim, V3User, recordings_dir};
 
 fn printscout(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_printscout"));
@@ -80,7 +80,8 @@ fn the_summary_says_what_the_device_is_and_how_it_is_doing() {
 
 #[test]
 fn an_unreachable_host_exits_1_with_a_clear_message_in_time() {
-    let target = format!("127.0.0.1:{}", free_udp_port());
+    let held = SilentUdpPort::new();
+    let target = held.addr().to_string();
     let t0 = Instant::now();
     let out = printscout(
         &["read", &target, "--timeout", "300ms", "--retries", "1"],

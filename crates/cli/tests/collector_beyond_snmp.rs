@@ -93,7 +93,8 @@ fn an_ipp_printer_added_by_its_url_is_polled_over_ipp_and_its_toner_running_out_
 #[test]
 fn a_3d_printer_url_that_nobody_answers_is_refused_unless_added_anyway() {
     let data = data_dir();
-    let port = printscout_testkit::cups::free_tcp_port();
+    let closed = printscout_testkit::ClosedTcpPort::new();
+    let port = closed.port();
     let url = format!("moonraker://127.0.0.1:{port}");
     let out = printscout(data.path(), &["devices", "add", &url]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -108,7 +109,8 @@ fn a_3d_printer_url_that_nobody_answers_is_refused_unless_added_anyway() {
 #[test]
 fn a_key_given_by_environment_variable_is_kept_in_the_secret_store_never_in_the_database() {
     let data = data_dir();
-    let port = printscout_testkit::cups::free_tcp_port();
+    let closed = printscout_testkit::ClosedTcpPort::new();
+    let port = closed.port();
     let url = format!("octoprint://127.0.0.1:{port}");
     let out = Command::new(env!("CARGO_BIN_EXE_printscout"))
         .args(["devices", "add", &url, "--anyway", "--key-env", "OCTO_KEY"])

@@ -68,10 +68,8 @@ fn read_ipp_summary_names_the_printer_its_status_and_supplies() {
 
 #[test]
 fn read_ipp_of_a_closed_port_exits_1_with_a_stable_code() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let closed = printscout_testkit::ClosedTcpPort::new();
+    let port = closed.port();
     let url = format!("ipp://127.0.0.1:{port}/ipp/print");
     let out = printscout(&["read", &url, "--json"]);
     let (stdout, stderr) = text(&out);

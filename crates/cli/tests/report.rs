@@ -3,7 +3,7 @@
 //! reports a failure in words with a non-zero exit, and without
 //! `--send-now` sends nothing and shows how the last send went.
 
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -114,10 +114,8 @@ fn report_send_now_delivers_to_the_flags_recipients_and_plain_report_only_shows_
 #[test]
 fn a_failed_send_exits_1_with_the_reason_and_is_remembered() {
     let dir = data_dir();
-    let port = {
-        let l = TcpListener::bind("127.0.0.82:0").expect("bind a port");
-        l.local_addr().expect("its address").port()
-    };
+    let closed = printscout_testkit::ClosedTcpPort::on([127, 0, 0, 82].into());
+    let port = closed.port();
     let url = format!("smtp://127.0.0.82:{port}");
     let out = printscout(
         dir.path(),

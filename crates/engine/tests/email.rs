@@ -589,10 +589,8 @@ async fn an_untrusted_certificate_is_smtp_tls_error_in_words() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_is_down_is_smtp_connect_failed() {
     let site = site();
-    let port = {
-        let l = TcpListener::bind((ip(67), 0)).expect("bind a port");
-        l.local_addr().expect("its address").port()
-    };
+    let closed = printscout_testkit::ClosedTcpPort::on([127, 0, 0, 67].into());
+    let port = closed.port();
     let e = send(
         &site,
         &config(&format!("smtp://127.0.0.67:{port}")),

@@ -293,7 +293,8 @@ async fn junk_reports_never_panic_and_a_printer_sending_only_junk_is_a_bad_respo
 
 #[tokio::test]
 async fn nothing_listening_is_a_connection_failure_not_a_timeout() {
-    let port = printscout_testkit::cups::free_tcp_port();
+    let closed = printscout_testkit::ClosedTcpPort::new();
+    let port = closed.port();
     let target = FabTarget::parse(&format!("bambu://{P1_SERIAL}@127.0.0.1:{port}")).expect("url");
     let options = FabOptions {
         key: Some(Secret::new("12345678")),

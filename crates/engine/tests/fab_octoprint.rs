@@ -278,9 +278,8 @@ async fn a_disconnected_printer_reads_offline_not_as_an_error_of_ours() {
 
 #[tokio::test]
 async fn a_port_where_nothing_listens_is_connect_failed() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
+    let closed = printscout_testkit::ClosedTcpPort::new();
+    let port = closed.port();
     let t = FabTarget::parse(&format!("octoprint://127.0.0.1:{port}")).expect("parse");
     let e = fab::read_fab(&t, &options("ANYKEY"))
         .await

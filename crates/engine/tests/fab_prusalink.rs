@@ -384,10 +384,8 @@ async fn junk_and_odd_json_give_a_bad_response_or_a_partial_reading_never_a_pani
 
 #[tokio::test]
 async fn a_printer_that_is_not_there_is_connect_failed() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let closed = printscout_testkit::ClosedTcpPort::new();
+    let port = closed.port();
     let t = FabTarget::parse(&format!("prusalink://127.0.0.1:{port}")).expect("target");
     let e = read_fab(&t, &options(PASSWORD))
         .await

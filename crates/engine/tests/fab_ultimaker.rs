@@ -349,10 +349,8 @@ async fn a_refusal_is_rejected_not_offline_and_a_missing_printer_is_connect_fail
     assert!(e.printer_answered());
     drop(f);
 
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let closed = printscout_testkit::ClosedTcpPort::new();
+    let port = closed.port();
     let t = FabTarget::parse(&format!("ultimaker://127.0.0.1:{port}")).expect("target");
     let e = read_fab(&t, &options()).await.expect_err("nothing there");
     assert_eq!(e.code(), "fab_connect_failed", "{e}");

@@ -4,7 +4,7 @@
 //! `ask_gateway` lists must be the ones `ip route` shows.
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use printscout_engine::discovery::gateway::{GatewayTables, ask_gateway};
 use printscout_engine::printer::ReadError;
 use printscout_engine::snmp::transport::SnmpTransport;
 use printscout_engine::snmp::{Credential, SnmpOptions, Version};
-use printscout_testkit::free_udp_port;
+use printscout_testkit::SilentUdpPort;
 use printscout_testkit::host_agent::HostAgent;
 use serde_json::Value as Json;
 
@@ -167,7 +167,8 @@ async fn the_gateway_lists_the_networks_of_the_hosts_main_routing_table() {
 
 #[tokio::test]
 async fn a_gateway_that_does_not_answer_is_no_answer_naming_the_credentials() {
-    let silent = SocketAddr::from(([127, 0, 0, 1], free_udp_port()));
+    let held = SilentUdpPort::new();
+    let silent = held.addr();
     let started = Instant::now();
     let err = ask_gateway(
         &SnmpTransport::new(0),

@@ -233,10 +233,8 @@ async fn ipps_with_the_printers_self_signed_certificate_is_refused_with_a_way_to
 
 #[tokio::test]
 async fn a_port_where_nothing_listens_is_ipp_connect_failed() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let closed = printscout_testkit::ClosedTcpPort::new();
+    let port = closed.port();
     let e = read_ipp(
         &format!("ipp://127.0.0.1:{port}/ipp/print"),
         &IppOptions::default(),

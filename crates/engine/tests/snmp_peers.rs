@@ -10,7 +10,7 @@ use printscout_engine::printer::{ReadError, Reading, read_device};
 use printscout_engine::secret::Secret;
 use printscout_engine::snmp::transport::SnmpTransport;
 use printscout_engine::snmp::{AuthProto, Credential, PrivProto, SnmpOptions, Version};
-use printscout_testkit::{Snmpd, Snmpsim, V3User, free_udp_port, recordings_dir};
+use printscout_testkit::{SilentUdpPort, Snmpd, Snmpsim, V3User, free_udp_port, recordings_dir};
 
 fn opts(timeout_ms: u64, retries: u32) -> SnmpOptions {
     SnmpOptions {
@@ -114,7 +114,8 @@ async fn net_snmp_snmpd_serves_the_same_printer_and_it_reads_the_same() {
 
 #[tokio::test]
 async fn an_unreachable_host_fails_within_timeout_times_attempts() {
-    let dead: SocketAddr = ([127, 0, 0, 1], free_udp_port()).into();
+    let held = SilentUdpPort::new();
+    let dead = held.addr();
     let t0 = Instant::now();
     let err = read_device(
         &SnmpTransport::new(0),
@@ -139,7 +140,8 @@ async fn an_unreachable_host_fails_within_timeout_times_attempts() {
 
 #[tokio::test]
 async fn several_dead_credentials_still_cost_one_timeout_not_one_each() {
-    let dead: SocketAddr = ([127, 0, 0, 1], free_udp_port()).into();
+    let held = SilentUdpPort::new();
+    let dead = held.addr();
     let creds: Vec<_> = (1..=4)
         .map(|i| v2c(&format!("community #{i}"), &format!("secret-{i}")))
         .collect();

@@ -5,7 +5,8 @@
 
 use printscout_engine::discovery::spooler::cups::cups_queues;
 use printscout_engine::discovery::spooler::{LocalQueue, SpoolerError};
-use printscout_testkit::cups::{Cupsd, free_tcp_port};
+use printscout_testkit::ClosedTcpPort;
+use printscout_testkit::cups::Cupsd;
 
 fn queue<'a>(queues: &'a [LocalQueue], name: &str) -> &'a LocalQueue {
     queues
@@ -84,7 +85,8 @@ async fn a_cups_server_without_queues_lists_none() {
 
 #[tokio::test]
 async fn a_cups_that_is_not_running_is_reported_as_not_running_with_its_address() {
-    let server = format!("127.0.0.1:{}", free_tcp_port());
+    let closed = ClosedTcpPort::new();
+    let server = closed.addr().to_string();
     let err = cups_queues(&server)
         .await
         .expect_err("nothing listens there");

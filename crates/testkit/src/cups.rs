@@ -19,7 +19,7 @@
 //! after 2 s) and reaps it; nothing outside the temp dir is written.
 
 use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,7 +51,7 @@ impl Cupsd {
     pub fn start() -> Cupsd {
         let mut last = String::new();
         for _ in 0..3 {
-            match Cupsd::try_start(free_tcp_port()) {
+            match Cupsd::try_start(crate::free_tcp_port()) {
                 Ok(c) => return c,
                 Err(message) => last = message,
             }
@@ -238,14 +238,6 @@ impl std::fmt::Debug for Cupsd {
             .field("addr", &self.addr)
             .finish()
     }
-}
-
-/// A free TCP port on 127.0.0.1 (bind `:0`, read it, close).
-pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a TCP socket on 127.0.0.1:0")
-        .port()
 }
 
 fn write_stub_backends(dir: &Path) {

@@ -37,7 +37,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -104,7 +104,7 @@ impl IppEvePrinter {
         });
         let mut last = String::new();
         for _ in 0..3 {
-            match IppEvePrinter::try_start(&options, &programs, free_tcp_port()) {
+            match IppEvePrinter::try_start(&options, &programs, crate::free_tcp_port()) {
                 Ok(p) => return p,
                 Err(message) => last = message,
             }
@@ -408,9 +408,4 @@ fn find_program(name: &str) -> Option<PathBuf> {
         .chain(["/usr/sbin", "/sbin", "/usr/bin"].map(PathBuf::from))
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-}
-
-fn free_tcp_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind a TCP socket on 127.0.0.1:0");
-    l.local_addr().expect("local address").port()
 }

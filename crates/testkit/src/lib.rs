@@ -13,7 +13,9 @@
 //! - [`netsnmp`]: thin wrappers over the `snmpget`/`snmpwalk` binaries, for tests that want
 //!   an independent client to cross-check against.
 //! - Paths to the workspace's own recordings ([`recordings_dir`]) and the shared corpus
-//!   ([`corpus_dir`]), and [`free_udp_port`].
+//!   ([`corpus_dir`]).
+//! - Ports: [`free_udp_port`]/[`free_tcp_port`] for peers, [`ClosedTcpPort`] and
+//!   [`SilentUdpPort`] where a test needs nothing to answer.
 //!
 //! Invariants:
 //! - **Loopback only.** Every peer binds and is probed on `127.0.0.0/8` (or `::1`); a
@@ -30,7 +32,6 @@
 //! - Functions panic with a message saying what to do (e.g. "run scripts/setup.sh") instead
 //!   of returning errors: this is test support, a panic is a clear test failure.
 
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 
 pub mod cmd;
@@ -44,6 +45,7 @@ pub mod mosquitto;
 pub mod netns;
 pub mod netsnmp;
 pub mod octoprint;
+mod ports;
 mod probe;
 mod process;
 pub mod service;
@@ -54,6 +56,9 @@ mod snmpsim;
 pub mod tinyproxy;
 pub mod upload_server;
 
+pub use ports::{
+    ClosedTcpPort, SilentUdpPort, free_tcp_port, free_udp_port, process_holds_udp_port,
+};
 pub use probe::v2c_get_answers;
 pub use snmpd::{SNMPD_DISABLED_MODULES, Snmpd, loopback_farm};
 pub use snmprec::snmprec_to_snmpd_overrides;
@@ -128,80 +133,6 @@ pub fn snmpsim_bin() -> PathBuf {
     })
 }
 
-/// A free UDP port on 127.0.0.1, chosen **below the kernel's ephemeral range**.
-///
-/// Ports from `bind(:0)` come from the ephemeral range, where every client socket of a
-/// concurrent test also gets its port: one of them can take the port between this call
-/// and the peer's bind. snmpsim (pysnmp on asyncio) does not even notice a failed bind:
-/// it logs "Listening at" and never answers. Ports below the range are never handed
-/// out implicitly, so only another explicit pick can collide; picks within a process
-/// step through the range, and different processes start at different places.
-/// Falls back to `bind(:0)` when the range starts too low to leave room below it.
-pub fn free_udp_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    const LOW: u32 = 10_000;
-    let range_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
-        .unwrap_or(32_768);
-    if range_start > LOW + 1_000 {
-        let span = range_start - LOW;
-        let seed = std::process::id().wrapping_mul(7_919)
-            ^ std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-        for _ in 0..200 {
-            let step = NEXT.fetch_add(1, Ordering::Relaxed);
-            let offset = seed.wrapping_add(step.wrapping_mul(97)) % span;
-            let Ok(port) = u16::try_from(LOW + offset) else {
-                continue;
-            };
-            // Free on the wildcard address too, so neither an any-address nor a
-            // loopback bind by someone else is in the way.
-            if UdpSocket::bind(("0.0.0.0", port)).is_ok() {
-                return port;
-            }
-        }
-    }
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket on 127.0.0.1:0");
-    socket
-        .local_addr()
-        .expect("local address of a bound UDP socket")
-        .port()
-}
-
-/// Whether process `pid` holds a UDP socket bound to local `port` (IPv4 or IPv6), read
-/// from `/proc`. `None` when `/proc` cannot tell (not Linux, or the process is gone).
-pub fn process_holds_udp_port(pid: u32, port: u16) -> Option<bool> {
-    let fd_dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
-    let inodes: std::collections::HashSet<String> = fd_dir
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter_map(|target| {
-            let t = target.to_string_lossy().into_owned();
-            t.strip_prefix("socket:[")?
-                .strip_suffix(']')
-                .map(str::to_owned)
-        })
-        .collect();
-    let wanted = format!(":{port:04X}");
-    let mut any_table = false;
-    for table in ["/proc/net/udp", "/proc/net/udp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else {
-            continue;
-        };
-        any_table = true;
-        for line in text.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            if fields.len() > 9 && fields[1].ends_with(&wanted) && inodes.contains(fields[9]) {
-                return Some(true);
-            }
-        }
-    }
-    any_table.then_some(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,31 +141,5 @@ mod tests {
     fn workspace_root_holds_the_workspace_manifest_and_recordings() {
         assert!(workspace_root().join("Cargo.toml").is_file());
         assert!(recordings_dir().is_dir());
-    }
-
-    #[test]
-    fn free_udp_port_returns_a_bindable_loopback_port() {
-        let port = free_udp_port();
-        assert_ne!(port, 0);
-        UdpSocket::bind(("127.0.0.1", port)).expect("the port is free right after");
-    }
-
-    #[test]
-    fn free_udp_ports_stay_below_the_ephemeral_range_and_differ_within_a_process() {
-        let a = free_udp_port();
-        let b = free_udp_port();
-        assert_ne!(a, b);
-        assert!(a < 32_768 && b < 32_768, "{a} {b}");
-    }
-
-    #[test]
-    fn proc_tells_which_udp_ports_this_process_holds() {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let port = socket.local_addr().expect("addr").port();
-        assert_eq!(process_holds_udp_port(std::process::id(), port), Some(true));
-        assert_eq!(
-            process_holds_udp_port(std::process::id(), free_udp_port()),
-            Some(false)
-        );
     }
 }

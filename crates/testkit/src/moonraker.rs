@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cups::free_tcp_port;
+use crate::free_tcp_port;
 use crate::process::PeerProcess;
 use crate::tools_home;
 

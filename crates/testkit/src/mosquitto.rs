@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 
-use crate::cups::free_tcp_port;
+use crate::free_tcp_port;
 use crate::process::PeerProcess;
 
 /// What the printer publishes when asked.

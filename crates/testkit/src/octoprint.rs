@@ -132,7 +132,7 @@ impl OctoPrint {
         });
         let mut last = String::new();
         for _ in 0..3 {
-            match OctoPrint::try_start(&bin, crate::cups::free_tcp_port()) {
+            match OctoPrint::try_start(&bin, crate::free_tcp_port()) {
                 Ok(peer) => return peer,
                 Err(message) => last = message,
             }

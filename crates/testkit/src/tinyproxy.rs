@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cups::free_tcp_port;
+use crate::free_tcp_port;
 use crate::process::PeerProcess;
 
 /// A running tinyproxy (see the module documentation).
