@@ -22,8 +22,8 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 /// concurrent test also gets its port: one of them can take the port between this call
 /// and the peer's bind. snmpsim (pysnmp on asyncio) does not even notice a failed bind:
 /// it logs "Listening at" and never answers. Ports below the range are never handed
-/// out implicitly, so only another explicit pick can collide; picks within a process
-/// step through the range, and different processes start at different places.
+/// out implicitly, so only another explicit pick can collide, and each pick starts at a
+/// random place in the range.
 /// Falls back to `bind(:0)` when the range starts too low to leave room below it.
 pub fn free_udp_port() -> u16 {
     low_port(|port| UdpSocket::bind(("0.0.0.0", port)).is_ok()).unwrap_or_else(|| {
